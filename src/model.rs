@@ -1,0 +1,47 @@
+//! What every generated model module provides: its id, its input and output
+//! types and its schemas.
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+/// A RunComfy model this crate has types for.
+///
+/// Every module under [`crate::models`] defines one marker type that
+/// implements this trait (for Kling 3.0 text-to-video,
+/// [`TextToVideo`](crate::models::kling::kling_3_0::standard::text_to_video::TextToVideo)),
+/// so that code such as the client's `submit` can be generic over models.
+pub trait Model {
+    /// The request body.
+    type Input: Serialize + DeserializeOwned + Clone + std::fmt::Debug + Send + Sync + 'static;
+    /// The result's `output`.
+    type Output: Serialize + DeserializeOwned + Clone + std::fmt::Debug + Send + Sync + 'static;
+    /// The model's id and schemas.
+    const DESCRIPTOR: &'static ModelDescriptor;
+}
+
+/// A model's id and schemas, as generated from `schema/models/<id>/`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ModelDescriptor {
+    /// The model id, e.g. `kling/kling-3.0/standard/text-to-video`.
+    pub id: &'static str,
+    /// The input schema normalised to JSON Schema (what validation uses).
+    pub input_schema: &'static str,
+    /// The output schema normalised to JSON Schema.
+    pub output_schema: &'static str,
+    /// The input schema exactly as RunComfy publishes it.
+    pub published_input_schema: &'static str,
+    /// The output schema exactly as RunComfy publishes it.
+    pub published_output_schema: &'static str,
+}
+
+impl ModelDescriptor {
+    /// Looks a model up by id among every model this crate was built with.
+    pub fn find(id: &str) -> Option<&'static ModelDescriptor> {
+        crate::models::ALL.iter().copied().find(|m| m.id == id)
+    }
+
+    /// Every model this crate was built with.
+    pub fn all() -> &'static [&'static ModelDescriptor] {
+        crate::models::ALL
+    }
+}
