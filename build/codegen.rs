@@ -353,6 +353,7 @@ fn generate_model(model: &LoadedModel) -> Result<TokenStream, CodegenError> {
 
     let types = typify_definitions(&defs)?;
     let types = rename_variants(types, &model.files.input)?;
+    let constructor = constructor(&types, "Input", &model.files.input)?;
 
     let marker_name = {
         let base = type_name(model.files.id.rsplit('/').next().expect("split yields one part"));
@@ -373,6 +374,16 @@ fn generate_model(model: &LoadedModel) -> Result<TokenStream, CodegenError> {
         #![doc = #module_doc]
 
         #types
+
+        #constructor
+
+        impl crate::Validate for Input {
+            /// Checks this input against the model's schema and prose rules
+            /// (see [`crate::validation`]).
+            fn validate(&self) -> ::std::result::Result<(), crate::ValidationError> {
+                DESCRIPTOR.validate_serialised(self).map(|_| ())
+            }
+        }
 
         #[doc = #marker_doc]
         #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
@@ -577,7 +588,7 @@ fn catch_panic<T>(file: &Path, tool: &str, f: impl FnOnce() -> T) -> Result<T, C
 
 /// Gives enum variants that typify can only spell badly a readable name:
 /// `"16:9"` becomes `Ratio16x9` instead of `X169`.
-fn rename_variants(tokens: TokenStream, file: &Path) -> Result<TokenStream, CodegenError> {
+fn rename_variants(tokens: TokenStream, file: &Path) -> Result<syn::File, CodegenError> {
     use syn::visit_mut::VisitMut;
     let mut parsed: syn::File = syn::parse2(tokens)
         .map_err(|e| CodegenError::new(file, "", format!("typify produced unparsable code: {e}"), "report this"))?;
@@ -624,7 +635,61 @@ fn rename_variants(tokens: TokenStream, file: &Path) -> Result<TokenStream, Code
             RenamePaths { enum_name: &enum_name, renames: map }.visit_item_impl_mut(item);
         }
     }
-    Ok(quote! { #parsed })
+    Ok(parsed)
+}
+
+/// `Name::new(required fields...)`: every `Option` field `None`, every list
+/// or map empty, each remaining (required) field a parameter taking
+/// `impl Into<T>`. With it, `Input { duration: Some(10), ..Input::new("a fox") }`
+/// reads well for any model.
+fn constructor(types: &syn::File, name: &str, file: &Path) -> Result<TokenStream, CodegenError> {
+    let fields = types
+        .items
+        .iter()
+        .find_map(|item| match item {
+            syn::Item::Struct(s) if s.ident == name => Some(&s.fields),
+            _ => None,
+        })
+        .ok_or_else(|| CodegenError::new(file, "", format!("typify generated no `{name}` struct"), "give the schema \"type\": \"object\""))?;
+    let mut params = Vec::new();
+    let mut inits = Vec::new();
+    let mut required_names = Vec::new();
+    for field in fields {
+        let ident = field.ident.as_ref().expect("typify structs have named fields");
+        let ty = &field.ty;
+        let last = match ty {
+            syn::Type::Path(p) => p.path.segments.last().map(|s| s.ident.to_string()).unwrap_or_default(),
+            _ => String::new(),
+        };
+        if last == "Option" {
+            inits.push(quote! { #ident: ::std::option::Option::None });
+        } else if last == "Vec" || last == "Map" || last == "HashMap" || last == "BTreeMap" {
+            inits.push(quote! { #ident: ::std::default::Default::default() });
+        } else {
+            params.push(quote! { #ident: impl ::std::convert::Into<#ty> });
+            inits.push(quote! { #ident: #ident.into() });
+            required_names.push(format!("`{ident}`"));
+        }
+    }
+    let type_ident = format_ident!("{}", name);
+    let doc = if required_names.is_empty() {
+        "An input with every field unset: the server's defaults apply.".to_string()
+    } else {
+        format!(
+            "An input with its required {} set and every optional field unset \
+             (the server's defaults apply). Set more fields with struct update syntax: \
+             `{name} {{ field: Some(value), ..{name}::new(...) }}`.",
+            required_names.join(", ")
+        )
+    };
+    Ok(quote! {
+        impl #type_ident {
+            #[doc = #doc]
+            pub fn new(#(#params),*) -> Self {
+                Self { #(#inits),* }
+            }
+        }
+    })
 }
 
 fn serde_rename(attrs: &[syn::Attribute]) -> Option<String> {
