@@ -27,6 +27,9 @@ fn generate(out_dir: &Path) -> Result<(), codegen::CodegenError> {
         .map(codegen::load_model)
         .collect::<Result<Vec<_>, _>>()?;
     write(out_dir, "models.rs", &codegen::generate_models(&models)?);
+    for (path, contents) in codegen::normalised_schema_files(&models) {
+        write(out_dir, &path, &contents);
+    }
     write(
         out_dir,
         "queue_api.rs",
@@ -37,6 +40,10 @@ fn generate(out_dir: &Path) -> Result<(), codegen::CodegenError> {
 
 fn write(out_dir: &Path, name: &str, contents: &str) {
     let path = out_dir.join(name);
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent)
+            .unwrap_or_else(|e| panic!("cannot create {}: {e}", parent.display()));
+    }
     std::fs::write(&path, contents)
         .unwrap_or_else(|e| panic!("cannot write {}: {e}", path.display()));
 }

@@ -34,7 +34,11 @@ pub struct CodegenError {
 
 impl fmt::Display for CodegenError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let pointer = if self.pointer.is_empty() { "/" } else { &self.pointer };
+        let pointer = if self.pointer.is_empty() {
+            "/"
+        } else {
+            &self.pointer
+        };
         write!(
             f,
             "{}: at {pointer}: {}\n  help: {}",
@@ -48,7 +52,12 @@ impl fmt::Display for CodegenError {
 impl std::error::Error for CodegenError {}
 
 impl CodegenError {
-    fn new(file: &Path, pointer: &str, problem: impl Into<String>, hint: impl Into<String>) -> Self {
+    fn new(
+        file: &Path,
+        pointer: &str,
+        problem: impl Into<String>,
+        hint: impl Into<String>,
+    ) -> Self {
         Self {
             file: file.to_path_buf(),
             pointer: pointer.to_string(),
@@ -80,7 +89,9 @@ pub fn discover_models(models_dir: &Path) -> Result<Vec<ModelFiles>, CodegenErro
             models_dir,
             "",
             "no model schemas found",
-            format!("put each model's {INPUT_FILE} and {OUTPUT_FILE} in a folder named by its model id"),
+            format!(
+                "put each model's {INPUT_FILE} and {OUTPUT_FILE} in a folder named by its model id"
+            ),
         ));
     }
     Ok(models)
@@ -88,7 +99,12 @@ pub fn discover_models(models_dir: &Path) -> Result<Vec<ModelFiles>, CodegenErro
 
 fn visit(root: &Path, dir: &Path, out: &mut Vec<ModelFiles>) -> Result<(), CodegenError> {
     let io_error = |e: std::io::Error| {
-        CodegenError::new(dir, "", format!("cannot read the folder: {e}"), "check its permissions")
+        CodegenError::new(
+            dir,
+            "",
+            format!("cannot read the folder: {e}"),
+            "check its permissions",
+        )
     };
     let mut entries = std::fs::read_dir(dir)
         .map_err(io_error)?
@@ -128,8 +144,6 @@ fn visit(root: &Path, dir: &Path, out: &mut Vec<ModelFiles>) -> Result<(), Codeg
 pub struct LoadedModel {
     /// Where it came from.
     pub files: ModelFiles,
-    /// `input.json` as published.
-    pub published_input: Value,
     /// `output.json` as published.
     pub published_output: Value,
     /// The input schema in JSON Schema.
@@ -164,7 +178,6 @@ pub fn load_model(files: &ModelFiles) -> Result<LoadedModel, CodegenError> {
     }
     Ok(LoadedModel {
         files: files.clone(),
-        published_input,
         published_output,
         input,
         output,
@@ -173,7 +186,12 @@ pub fn load_model(files: &ModelFiles) -> Result<LoadedModel, CodegenError> {
 
 fn read_json(path: &Path) -> Result<Value, CodegenError> {
     let text = std::fs::read_to_string(path).map_err(|e| {
-        CodegenError::new(path, "", format!("cannot read the file: {e}"), "check that it exists and is UTF-8")
+        CodegenError::new(
+            path,
+            "",
+            format!("cannot read the file: {e}"),
+            "check that it exists and is UTF-8",
+        )
     })?;
     serde_json::from_str(&text).map_err(|e| {
         CodegenError::new(
@@ -206,10 +224,35 @@ pub fn generate_models(models: &[LoadedModel]) -> Result<String, CodegenError> {
     format_tokens(tokens, &models[0].files.input)
 }
 
+/// Where a model's normalised schema goes below `OUT_DIR`.
+pub fn normalised_path(id: &str, file: &str) -> String {
+    format!("schemas/{id}/{file}")
+}
+
+/// The normalised schemas the generated code embeds: (path below
+/// `OUT_DIR`, pretty JSON) for every model's input and output.
+pub fn normalised_schema_files(models: &[LoadedModel]) -> Vec<(String, String)> {
+    let pretty = |v: &Value| serde_json::to_string_pretty(v).expect("JSON values serialise") + "\n";
+    models
+        .iter()
+        .flat_map(|m| {
+            [
+                (normalised_path(&m.files.id, INPUT_FILE), pretty(&m.input)),
+                (normalised_path(&m.files.id, OUTPUT_FILE), pretty(&m.output)),
+            ]
+        })
+        .collect()
+}
+
 /// Generates the queue-protocol client from the OpenAPI file, formatted.
 pub fn generate_queue_api(openapi_path: &Path) -> Result<String, CodegenError> {
     let text = std::fs::read_to_string(openapi_path).map_err(|e| {
-        CodegenError::new(openapi_path, "", format!("cannot read the file: {e}"), "check that it exists")
+        CodegenError::new(
+            openapi_path,
+            "",
+            format!("cannot read the file: {e}"),
+            "check that it exists",
+        )
     })?;
     let spec: openapiv3::OpenAPI = serde_json::from_str(&text).map_err(|e| {
         CodegenError::new(
@@ -251,7 +294,10 @@ pub fn module_path(files: &ModelFiles) -> Result<Vec<String>, CodegenError> {
         return Err(CodegenError::new(
             &files.input,
             "",
-            format!("model id {:?} has a segment with no letters or digits", files.id),
+            format!(
+                "model id {:?} has a segment with no letters or digits",
+                files.id
+            ),
             "rename the model's folder under schema/models/",
         ));
     }
@@ -299,7 +345,12 @@ struct ModuleTree {
 }
 
 impl ModuleTree {
-    fn insert(&mut self, path: &[String], body: TokenStream, files: &ModelFiles) -> Result<(), CodegenError> {
+    fn insert(
+        &mut self,
+        path: &[String],
+        body: TokenStream,
+        files: &ModelFiles,
+    ) -> Result<(), CodegenError> {
         let mut node = self;
         for segment in path {
             node = node.children.entry(segment.clone()).or_default();
@@ -308,7 +359,10 @@ impl ModuleTree {
             return Err(CodegenError::new(
                 &files.input,
                 "",
-                format!("model id {:?} maps to a Rust module another model already uses", files.id),
+                format!(
+                    "model id {:?} maps to a Rust module another model already uses",
+                    files.id
+                ),
                 "two model ids differ only in punctuation; rename one folder",
             ));
         }
@@ -345,25 +399,74 @@ struct Definition {
 fn generate_model(model: &LoadedModel) -> Result<TokenStream, CodegenError> {
     let mut taken: BTreeSet<String> = ["Input", "Output"].map(String::from).into();
     let mut defs = Vec::new();
-    let input = prepare(&model.input, "Input", &model.files.input, "", &mut taken, &mut defs);
-    let output_pointer = if model.published_output.get("output").is_some() { "/output" } else { "" };
-    let output = prepare(&model.output, "Output", &model.files.output, output_pointer, &mut taken, &mut defs);
-    defs.insert(0, Definition { name: "Input".into(), schema: input, file: model.files.input.clone(), pointer: String::new() });
-    defs.insert(1, Definition { name: "Output".into(), schema: output, file: model.files.output.clone(), pointer: output_pointer.into() });
+    let input = prepare(
+        &model.input,
+        "Input",
+        &model.files.input,
+        "",
+        &mut taken,
+        &mut defs,
+    );
+    let output_pointer = if model.published_output.get("output").is_some() {
+        "/output"
+    } else {
+        ""
+    };
+    let output = prepare(
+        &model.output,
+        "Output",
+        &model.files.output,
+        output_pointer,
+        &mut taken,
+        &mut defs,
+    );
+    let id = &model.files.id;
+    let (mut input, mut output) = (input, output);
+    input["description"] = format!("The request body of the `{id}` model.").into();
+    output["description"] = format!("The `output` of a finished `{id}` job.").into();
+    defs.insert(
+        0,
+        Definition {
+            name: "Input".into(),
+            schema: input,
+            file: model.files.input.clone(),
+            pointer: String::new(),
+        },
+    );
+    defs.insert(
+        1,
+        Definition {
+            name: "Output".into(),
+            schema: output,
+            file: model.files.output.clone(),
+            pointer: output_pointer.into(),
+        },
+    );
 
     let types = typify_definitions(&defs)?;
     let types = rename_variants(types, &model.files.input)?;
     let constructor = constructor(&types, "Input", &model.files.input)?;
 
     let marker_name = {
-        let base = type_name(model.files.id.rsplit('/').next().expect("split yields one part"));
-        if taken.contains(&base) { format!("{base}Model") } else { base }
+        let base = type_name(
+            model
+                .files
+                .id
+                .rsplit('/')
+                .next()
+                .expect("split yields one part"),
+        );
+        if taken.contains(&base) {
+            format!("{base}Model")
+        } else {
+            base
+        }
     };
     let marker = format_ident!("{}", marker_name);
-    let id = &model.files.id;
-    let compact = |v: &Value| serde_json::to_string(v).expect("JSON values serialise");
-    let (input_schema, output_schema) = (compact(&model.input), compact(&model.output));
-    let (published_input, published_output) = (compact(&model.published_input), compact(&model.published_output));
+    let published = |file: &str| format!("/schema/models/{id}/{file}");
+    let normalised = |file: &str| format!("/{}", normalised_path(id, file));
+    let (published_input, published_output) = (published(INPUT_FILE), published(OUTPUT_FILE));
+    let (input_schema, output_schema) = (normalised(INPUT_FILE), normalised(OUTPUT_FILE));
     let module_doc = format!(
         "Types for the `{id}` model, generated from `schema/models/{id}/`.\n\n\
          [`Input`] is the request body, [`Output`] the result's `output`; \
@@ -398,10 +501,10 @@ fn generate_model(model: &LoadedModel) -> Result<TokenStream, CodegenError> {
         /// This model's id and schemas.
         pub static DESCRIPTOR: crate::ModelDescriptor = crate::ModelDescriptor {
             id: #id,
-            input_schema: #input_schema,
-            output_schema: #output_schema,
-            published_input_schema: #published_input,
-            published_output_schema: #published_output,
+            input_schema: include_str!(concat!(env!("OUT_DIR"), #input_schema)),
+            output_schema: include_str!(concat!(env!("OUT_DIR"), #output_schema)),
+            published_input_schema: include_str!(concat!(env!("CARGO_MANIFEST_DIR"), #published_input)),
+            published_output_schema: include_str!(concat!(env!("CARGO_MANIFEST_DIR"), #published_output)),
         };
     })
 }
@@ -423,34 +526,69 @@ fn prepare(
     let required: BTreeSet<String> = schema
         .get("required")
         .and_then(Value::as_array)
-        .map(|r| r.iter().filter_map(Value::as_str).map(String::from).collect())
+        .map(|r| {
+            r.iter()
+                .filter_map(Value::as_str)
+                .map(String::from)
+                .collect()
+        })
         .unwrap_or_default();
     let Some(properties) = schema.get_mut("properties").and_then(Value::as_object_mut) else {
         return schema;
     };
     for (name, property) in properties.iter_mut() {
         let here = format!("{pointer}/properties/{name}");
-        let Some(object) = property.as_object_mut() else { continue };
+        let Some(object) = property.as_object_mut() else {
+            continue;
+        };
         document_rules(object, !required.contains(name));
         let description = object.get("description").cloned();
         let hoisted = |suffix: &str, taken: &mut BTreeSet<String>| {
             let base = format!("{}{suffix}", type_name(name));
-            let chosen = if taken.contains(&base) { format!("{owner}{base}") } else { base };
+            let chosen = if taken.contains(&base) {
+                format!("{owner}{base}")
+            } else {
+                base
+            };
             taken.insert(chosen.clone());
             chosen
         };
         if object.contains_key("enum") || is_object_schema(object) {
             let def_name = hoisted("", taken);
-            let def_schema = prepare(&Value::Object(object.clone()), &def_name, file, &here, taken, defs);
-            defs.push(Definition { name: def_name.clone(), schema: def_schema, file: file.to_path_buf(), pointer: here });
+            let def_schema = prepare(
+                &Value::Object(object.clone()),
+                &def_name,
+                file,
+                &here,
+                taken,
+                defs,
+            );
+            defs.push(Definition {
+                name: def_name.clone(),
+                schema: def_schema,
+                file: file.to_path_buf(),
+                pointer: here,
+            });
             *property = reference(&def_name, description);
         } else if let Some(items) = object.get("items").and_then(Value::as_object)
             && (items.contains_key("enum") || is_object_schema(items))
         {
             let def_name = hoisted("Item", taken);
             let item_pointer = format!("{here}/items");
-            let def_schema = prepare(&Value::Object(items.clone()), &def_name, file, &item_pointer, taken, defs);
-            defs.push(Definition { name: def_name.clone(), schema: def_schema, file: file.to_path_buf(), pointer: item_pointer });
+            let def_schema = prepare(
+                &Value::Object(items.clone()),
+                &def_name,
+                file,
+                &item_pointer,
+                taken,
+                defs,
+            );
+            defs.push(Definition {
+                name: def_name.clone(),
+                schema: def_schema,
+                file: file.to_path_buf(),
+                pointer: item_pointer,
+            });
             object.insert("items".into(), reference(&def_name, None));
         }
     }
@@ -458,7 +596,8 @@ fn prepare(
 }
 
 fn is_object_schema(object: &Map<String, Value>) -> bool {
-    object.get("type").and_then(Value::as_str) == Some("object") && object.contains_key("properties")
+    object.get("type").and_then(Value::as_str) == Some("object")
+        && object.contains_key("properties")
 }
 
 fn reference(name: &str, description: Option<Value>) -> Value {
@@ -488,14 +627,23 @@ fn document_rules(object: &mut Map<String, Value>, optional: bool) {
         (None, None) => {}
     }
     if optional && let Some(default) = object.remove("default") {
-        notes.push(format!("When omitted (`None`), the server uses `{default}`."));
+        notes.push(format!(
+            "When omitted (`None`), the server uses `{default}`."
+        ));
     }
     if notes.is_empty() {
         return;
     }
-    let description = object.get("description").and_then(Value::as_str).unwrap_or_default();
+    let description = object
+        .get("description")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
     let joined = notes.join(" ");
-    let text = if description.is_empty() { joined } else { format!("{description}\n\n{joined}") };
+    let text = if description.is_empty() {
+        joined
+    } else {
+        format!("{description}\n\n{joined}")
+    };
     object.insert("description".into(), text.into());
 }
 
@@ -516,15 +664,25 @@ fn strip_extensions(schema: &Value) -> Value {
 fn typify_definitions(defs: &[Definition]) -> Result<TokenStream, CodegenError> {
     let to_schema = |d: &Definition| -> Result<schemars::schema::Schema, CodegenError> {
         serde_json::from_value(d.schema.clone()).map_err(|e| {
-            CodegenError::new(&d.file, &d.pointer, format!("not a JSON Schema typify can read: {e}"), "correct the schema")
+            CodegenError::new(
+                &d.file,
+                &d.pointer,
+                format!("not a JSON Schema typify can read: {e}"),
+                "correct the schema",
+            )
         })
     };
-    let schemas = defs.iter().map(|d| Ok((d.name.clone(), to_schema(d)?))).collect::<Result<Vec<_>, CodegenError>>()?;
+    let schemas = defs
+        .iter()
+        .map(|d| Ok((d.name.clone(), to_schema(d)?)))
+        .collect::<Result<Vec<_>, CodegenError>>()?;
     let first = &defs[0];
     let attempt = |schemas: Vec<(String, schemars::schema::Schema)>| {
         catch_panic(&first.file, "typify", move || {
             let mut settings = typify::TypeSpaceSettings::default();
-            settings.with_struct_builder(true).with_derive("PartialEq".into());
+            settings
+                .with_struct_builder(false)
+                .with_derive("PartialEq".into());
             let mut space = typify::TypeSpace::new(&settings);
             space.add_ref_types(schemas).map(|()| space.to_stream())
         })
@@ -539,7 +697,11 @@ fn typify_definitions(defs: &[Definition]) -> Result<TokenStream, CodegenError> 
                     .iter()
                     .enumerate()
                     .map(|(i, (name, schema))| {
-                        let schema = if i == index { schema.clone() } else { schemars::schema::Schema::Bool(true) };
+                        let schema = if i == index {
+                            schema.clone()
+                        } else {
+                            schemars::schema::Schema::Bool(true)
+                        };
                         (name.clone(), schema)
                     })
                     .collect();
@@ -548,9 +710,12 @@ fn typify_definitions(defs: &[Definition]) -> Result<TokenStream, CodegenError> 
                     Ok(Err(e)) => format!("typify cannot map this schema: {e}"),
                     Err(e) => e.problem,
                 };
+                let pointer = failing_property(def, |one| attempt(vec![(def.name.clone(), one)]))
+                    .map(|name| format!("{}/properties/{name}", def.pointer))
+                    .unwrap_or_else(|| def.pointer.clone());
                 return Err(CodegenError::new(
                     &def.file,
-                    &def.pointer,
+                    &pointer,
                     problem,
                     "simplify this part of the schema (or teach build/dialect.rs the quirk), then rebuild",
                 ));
@@ -563,6 +728,29 @@ fn typify_definitions(defs: &[Definition]) -> Result<TokenStream, CodegenError> 
             ))
         }
     }
+}
+
+/// The first property of an object definition that typify refuses on its
+/// own (its siblings removed), to point the error at it.
+fn failing_property<T, E>(
+    def: &Definition,
+    attempt: impl Fn(schemars::schema::Schema) -> Result<Result<T, E>, CodegenError>,
+) -> Option<String> {
+    let properties = def.schema.get("properties")?.as_object()?;
+    properties
+        .keys()
+        .find(|name| {
+            let mut alone = def.schema.clone();
+            alone["properties"] = json!({ name.as_str(): properties[name.as_str()].clone() });
+            if let Some(required) = alone.get_mut("required").and_then(Value::as_array_mut) {
+                required.retain(|r| r == name.as_str());
+            }
+            let Ok(schema) = serde_json::from_value(alone) else {
+                return false;
+            };
+            !matches!(attempt(schema), Ok(Ok(_)))
+        })
+        .cloned()
 }
 
 /// Runs a generator, turning its panic into an error.
@@ -590,8 +778,14 @@ fn catch_panic<T>(file: &Path, tool: &str, f: impl FnOnce() -> T) -> Result<T, C
 /// `"16:9"` becomes `Ratio16x9` instead of `X169`.
 fn rename_variants(tokens: TokenStream, file: &Path) -> Result<syn::File, CodegenError> {
     use syn::visit_mut::VisitMut;
-    let mut parsed: syn::File = syn::parse2(tokens)
-        .map_err(|e| CodegenError::new(file, "", format!("typify produced unparsable code: {e}"), "report this"))?;
+    let mut parsed: syn::File = syn::parse2(tokens).map_err(|e| {
+        CodegenError::new(
+            file,
+            "",
+            format!("typify produced unparsable code: {e}"),
+            "report this",
+        )
+    })?;
     let mut renames: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
     for item in &mut parsed.items {
         if let syn::Item::Enum(item) = item {
@@ -632,7 +826,11 @@ fn rename_variants(tokens: TokenStream, file: &Path) -> Result<syn::File, Codege
             && let Some(map) = renames.get(&last.ident.to_string())
         {
             let enum_name = last.ident.to_string();
-            RenamePaths { enum_name: &enum_name, renames: map }.visit_item_impl_mut(item);
+            RenamePaths {
+                enum_name: &enum_name,
+                renames: map,
+            }
+            .visit_item_impl_mut(item);
         }
     }
     Ok(parsed)
@@ -650,15 +848,30 @@ fn constructor(types: &syn::File, name: &str, file: &Path) -> Result<TokenStream
             syn::Item::Struct(s) if s.ident == name => Some(&s.fields),
             _ => None,
         })
-        .ok_or_else(|| CodegenError::new(file, "", format!("typify generated no `{name}` struct"), "give the schema \"type\": \"object\""))?;
+        .ok_or_else(|| {
+            CodegenError::new(
+                file,
+                "",
+                format!("typify generated no `{name}` struct"),
+                "give the schema \"type\": \"object\"",
+            )
+        })?;
     let mut params = Vec::new();
     let mut inits = Vec::new();
     let mut required_names = Vec::new();
     for field in fields {
-        let ident = field.ident.as_ref().expect("typify structs have named fields");
+        let ident = field
+            .ident
+            .as_ref()
+            .expect("typify structs have named fields");
         let ty = &field.ty;
         let last = match ty {
-            syn::Type::Path(p) => p.path.segments.last().map(|s| s.ident.to_string()).unwrap_or_default(),
+            syn::Type::Path(p) => p
+                .path
+                .segments
+                .last()
+                .map(|s| s.ident.to_string())
+                .unwrap_or_default(),
             _ => String::new(),
         };
         if last == "Option" {
@@ -716,7 +929,12 @@ pub fn readable_variant_name(wire: &str) -> Option<String> {
 
 fn format_tokens(tokens: TokenStream, file: &Path) -> Result<String, CodegenError> {
     let parsed: syn::File = syn::parse2(tokens).map_err(|e| {
-        CodegenError::new(file, "", format!("generated code does not parse: {e}"), "report this with the schema file")
+        CodegenError::new(
+            file,
+            "",
+            format!("generated code does not parse: {e}"),
+            "report this with the schema file",
+        )
     })?;
     Ok(prettyplease::unparse(&parsed))
 }

@@ -81,7 +81,11 @@ pub struct DialectError {
 
 impl fmt::Display for DialectError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let pointer = if self.pointer.is_empty() { "/" } else { &self.pointer };
+        let pointer = if self.pointer.is_empty() {
+            "/"
+        } else {
+            &self.pointer
+        };
         write!(f, "at {pointer}: {}; {}", self.problem, self.hint)
     }
 }
@@ -111,7 +115,10 @@ pub fn normalise(published: &Value, role: SchemaRole) -> Result<Value, DialectEr
 fn unwrap_output(published: &Value) -> Result<(&Value, String), DialectError> {
     let object = published.as_object().ok_or_else(|| DialectError {
         pointer: String::new(),
-        problem: format!("an output schema must be a JSON object, found {}", kind(published)),
+        problem: format!(
+            "an output schema must be a JSON object, found {}",
+            kind(published)
+        ),
         hint: "publish it as {\"output\": {\"type\": \"object\", ...}}".into(),
     })?;
     match object.get("output") {
@@ -198,7 +205,10 @@ fn normalise_schema_map(value: &Value, pointer: &str) -> Result<Value, DialectEr
     })?;
     let mut out = Map::new();
     for (name, schema) in map {
-        out.insert(name.clone(), normalise_schema(schema, &child(pointer, name))?);
+        out.insert(
+            name.clone(),
+            normalise_schema(schema, &child(pointer, name))?,
+        );
     }
     Ok(Value::Object(out))
 }
@@ -227,8 +237,18 @@ fn normalise_items(value: &Value, pointer: &str) -> Result<Value, DialectError> 
 /// an object.
 fn is_bare_property_list(value: &Value) -> bool {
     const SCHEMA_MARKERS: &[&str] = &[
-        "type", "$ref", "properties", "items", "enum", "const", "anyOf", "oneOf", "allOf",
-        "format", "not", "required",
+        "type",
+        "$ref",
+        "properties",
+        "items",
+        "enum",
+        "const",
+        "anyOf",
+        "oneOf",
+        "allOf",
+        "format",
+        "not",
+        "required",
     ];
     let Some(object) = value.as_object() else {
         return false;
@@ -249,7 +269,10 @@ fn normalise_type(value: &Value, pointer: &str) -> Result<Value, DialectError> {
             .map(Value::Array),
         other => Err(DialectError {
             pointer: pointer.to_string(),
-            problem: format!("`type` must be a string or a list of strings, found {}", kind(other)),
+            problem: format!(
+                "`type` must be a string or a list of strings, found {}",
+                kind(other)
+            ),
             hint: "use one of string, integer, number, boolean, array, object, null".into(),
         }),
     }

@@ -12,9 +12,9 @@
 //! - with a `shot_type` whose values include `customize`: `customize` needs
 //!   at least one `multi_prompt` segment.
 
+use crate::Validate;
 use crate::models::kling::kling_3_0::standard::text_to_video::{Input, MultiPromptItem, ShotType};
 use crate::validation::{Rule, ValidationError, Violation};
-use crate::Validate;
 use serde_json::Value;
 
 /// The prose-rule violations of `input` under `schema` (a normalised input
@@ -26,23 +26,35 @@ pub(crate) fn violations(schema: &Value, input: &Value) -> Vec<Violation> {
 
     let item_duration = &properties["multi_prompt"]["items"]["properties"]["duration"];
     let video_duration = &properties["duration"];
-    if item_duration.is_object() && video_duration["type"] == "integer" {
-        if let Some(segments) = segments.filter(|s| !s.is_empty()) {
-            let total: Option<i64> = segments
-                .iter()
-                .map(|segment| segment.get("duration").or(item_duration.get("default")).and_then(Value::as_i64))
-                .sum();
-            let duration = input.get("duration").or(video_duration.get("default")).and_then(Value::as_i64);
-            // A non-integer is a type violation the schema check reports.
-            if let (Some(segments_total), Some(duration)) = (total, duration)
-                && segments_total != duration
-            {
-                out.push(Violation {
-                    path: "multi_prompt".into(),
-                    rule: Rule::MultiPromptDurationMismatch { segments_total, duration },
-                    value: input.get("multi_prompt").cloned(),
-                });
-            }
+    if item_duration.is_object()
+        && video_duration["type"] == "integer"
+        && let Some(segments) = segments.filter(|s| !s.is_empty())
+    {
+        let total: Option<i64> = segments
+            .iter()
+            .map(|segment| {
+                segment
+                    .get("duration")
+                    .or(item_duration.get("default"))
+                    .and_then(Value::as_i64)
+            })
+            .sum();
+        let duration = input
+            .get("duration")
+            .or(video_duration.get("default"))
+            .and_then(Value::as_i64);
+        // A non-integer is a type violation the schema check reports.
+        if let (Some(segments_total), Some(duration)) = (total, duration)
+            && segments_total != duration
+        {
+            out.push(Violation {
+                path: "multi_prompt".into(),
+                rule: Rule::MultiPromptDurationMismatch {
+                    segments_total,
+                    duration,
+                },
+                value: input.get("multi_prompt").cloned(),
+            });
         }
     }
 
@@ -92,12 +104,18 @@ pub struct MultiShot {
 impl MultiShot {
     /// Starts a multi-shot input with the overall prompt.
     pub fn new(prompt: impl Into<String>) -> Self {
-        Self { prompt: prompt.into(), shots: Vec::new() }
+        Self {
+            prompt: prompt.into(),
+            shots: Vec::new(),
+        }
     }
 
     /// Adds a shot of `seconds` seconds (3 to 15).
     pub fn shot(mut self, prompt: impl Into<String>, seconds: u32) -> Self {
-        self.shots.push(MultiPromptItem { prompt: Some(prompt.into()), duration: Some(i64::from(seconds)) });
+        self.shots.push(MultiPromptItem {
+            prompt: Some(prompt.into()),
+            duration: Some(i64::from(seconds)),
+        });
         self
     }
 

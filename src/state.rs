@@ -76,7 +76,9 @@ impl Serialize for RequestState {
 impl<'de> Deserialize<'de> for RequestState {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let raw = String::deserialize(deserializer)?;
-        Ok(raw.parse().unwrap_or_else(|never: std::convert::Infallible| match never {}))
+        Ok(raw
+            .parse()
+            .unwrap_or_else(|never: std::convert::Infallible| match never {}))
     }
 }
 
@@ -86,12 +88,16 @@ mod tests {
 
     #[test]
     fn aliases_and_unknown_values_parse() {
-        let parse = |s: &str| serde_json::from_value::<RequestState>(s.into()).expect("any string parses");
+        let parse =
+            |s: &str| serde_json::from_value::<RequestState>(s.into()).expect("any string parses");
         assert_eq!(parse("succeeded"), RequestState::Completed);
         assert_eq!(parse("canceled"), RequestState::Cancelled);
         assert_eq!(parse("failed"), RequestState::Failed);
         assert_eq!(parse("paused"), RequestState::Unknown("paused".into()));
-        assert_eq!(serde_json::to_value(RequestState::InQueue).expect("serialises"), "in_queue");
+        assert_eq!(
+            serde_json::to_value(RequestState::InQueue).expect("serialises"),
+            "in_queue"
+        );
         assert!(!parse("paused").is_terminal());
     }
 }

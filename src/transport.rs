@@ -13,13 +13,6 @@ pub struct ApiContext {
     pub(crate) token: SecretString,
 }
 
-impl ApiContext {
-    /// Wraps a token.
-    pub fn new(token: SecretString) -> Self {
-        Self { token }
-    }
-}
-
 impl ClientHooks<ApiContext> for crate::generated::api::Client {
     async fn pre<E>(
         &self,
@@ -28,10 +21,17 @@ impl ClientHooks<ApiContext> for crate::generated::api::Client {
     ) -> Result<(), progenitor_client::Error<E>> {
         use progenitor_client::ClientInfo;
         let token = &self.inner().token;
-        let mut value = reqwest::header::HeaderValue::from_str(&format!("Bearer {}", token.expose_secret()))
-            .map_err(|_| progenitor_client::Error::InvalidRequest("the API token contains characters not allowed in an HTTP header".into()))?;
+        let mut value =
+            reqwest::header::HeaderValue::from_str(&format!("Bearer {}", token.expose_secret()))
+                .map_err(|_| {
+                    progenitor_client::Error::InvalidRequest(
+                        "the API token contains characters not allowed in an HTTP header".into(),
+                    )
+                })?;
         value.set_sensitive(true);
-        request.headers_mut().insert(reqwest::header::AUTHORIZATION, value);
+        request
+            .headers_mut()
+            .insert(reqwest::header::AUTHORIZATION, value);
         Ok(())
     }
 }

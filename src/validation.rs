@@ -77,11 +77,17 @@ pub struct Violation {
 
 impl fmt::Display for Violation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let path = if self.path.is_empty() { "input" } else { &self.path };
+        let path = if self.path.is_empty() {
+            "input"
+        } else {
+            &self.path
+        };
         write!(f, "{path}: {}", self.rule)?;
         match (&self.value, &self.rule) {
             // These rules already quote the numbers that matter.
-            (_, Rule::MultiPromptDurationMismatch { .. } | Rule::CustomizeNeedsMultiPrompt) => Ok(()),
+            (_, Rule::MultiPromptDurationMismatch { .. } | Rule::CustomizeNeedsMultiPrompt) => {
+                Ok(())
+            }
             (Some(value), _) => write!(f, " (got {})", excerpt(value)),
             (None, _) => Ok(()),
         }
@@ -195,7 +201,10 @@ impl fmt::Display for Rule {
             Self::MaxLength { limit } => write!(f, "must be at most {limit} characters long"),
             Self::Pattern { pattern } => write!(f, "must match the pattern {pattern}"),
             Self::UnknownField => f.write_str("is not a field of this model"),
-            Self::MultiPromptDurationMismatch { segments_total, duration } => write!(
+            Self::MultiPromptDurationMismatch {
+                segments_total,
+                duration,
+            } => write!(
                 f,
                 "segment durations add up to {segments_total} s but duration is {duration} s"
             ),
@@ -237,13 +246,19 @@ impl ModelDescriptor {
     /// Validates a JSON input against this model's schema and prose rules.
     pub fn validate_input(&self, input: &Value) -> Result<(), ValidationError> {
         let compiled = compiled(self);
-        let mut violations: Vec<Violation> =
-            compiled.validator.iter_errors(input).map(|e| violation_from(&e)).collect();
+        let mut violations: Vec<Violation> = compiled
+            .validator
+            .iter_errors(input)
+            .map(|e| violation_from(&e))
+            .collect();
         violations.extend(crate::multi_prompt::violations(&compiled.schema, input));
         if violations.is_empty() {
             Ok(())
         } else {
-            Err(ValidationError { model_id: self.id.to_string(), violations })
+            Err(ValidationError {
+                model_id: self.id.to_string(),
+                violations,
+            })
         }
     }
 
@@ -253,7 +268,10 @@ impl ModelDescriptor {
             model_id: self.id.to_string(),
             violations: vec![Violation {
                 path: String::new(),
-                rule: Rule::Schema { keyword: "serialize".into(), message: e.to_string() },
+                rule: Rule::Schema {
+                    keyword: "serialize".into(),
+                    message: e.to_string(),
+                },
                 value: None,
             }],
         })?;
@@ -271,14 +289,19 @@ struct Compiled {
 /// Schemas are parsed and compiled once per model and kept for the process.
 fn compiled(model: &ModelDescriptor) -> Arc<Compiled> {
     static CACHE: OnceLock<Mutex<HashMap<&'static str, Arc<Compiled>>>> = OnceLock::new();
-    let mut cache = CACHE.get_or_init(Default::default).lock().unwrap_or_else(|p| p.into_inner());
+    let mut cache = CACHE
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|p| p.into_inner());
     cache
         .entry(model.id)
         .or_insert_with(|| {
             // build.rs produced this schema from a checked-in file; a failure
             // here is a bug in the normaliser, not in user input.
-            let schema: Value = serde_json::from_str(model.input_schema).expect("build.rs emits valid JSON");
-            let validator = jsonschema::validator_for(&schema).expect("build.rs emits valid JSON Schema");
+            let schema: Value =
+                serde_json::from_str(model.input_schema).expect("build.rs emits valid JSON");
+            let validator =
+                jsonschema::validator_for(&schema).expect("build.rs emits valid JSON Schema");
             Arc::new(Compiled { schema, validator })
         })
         .clone()
@@ -290,29 +313,62 @@ fn violation_from(error: &jsonschema::ValidationError<'_>) -> Violation {
     let value = Some(error.instance().clone().into_owned());
     let rule = match error.kind() {
         Kind::Required { property } => {
-            let name = property.as_str().map(String::from).unwrap_or_else(|| property.to_string());
+            let name = property
+                .as_str()
+                .map(String::from)
+                .unwrap_or_else(|| property.to_string());
             path = join(&path, &name);
-            return Violation { path, rule: Rule::Required, value: None };
+            return Violation {
+                path,
+                rule: Rule::Required,
+                value: None,
+            };
         }
         Kind::AdditionalProperties { unexpected } | Kind::UnevaluatedProperties { unexpected } => {
             let name = unexpected.join(", ");
-            let value = error.instance().get(unexpected.first().map(String::as_str).unwrap_or("")).cloned();
-            return Violation { path: join(&path, &name), rule: Rule::UnknownField, value };
+            let value = error
+                .instance()
+                .get(unexpected.first().map(String::as_str).unwrap_or(""))
+                .cloned();
+            return Violation {
+                path: join(&path, &name),
+                rule: Rule::UnknownField,
+                value,
+            };
         }
-        Kind::Type { kind } => Rule::Type { expected: type_names(kind) },
-        Kind::Enum { options } => Rule::Enum { allowed: options.as_array().cloned().unwrap_or_default() },
-        Kind::Constant { expected_value } => Rule::Enum { allowed: vec![(**expected_value).clone()] },
-        Kind::Minimum { limit } => Rule::Minimum { limit: limit.clone() },
-        Kind::Maximum { limit } => Rule::Maximum { limit: limit.clone() },
-        Kind::ExclusiveMinimum { limit } => Rule::ExclusiveMinimum { limit: limit.clone() },
-        Kind::ExclusiveMaximum { limit } => Rule::ExclusiveMaximum { limit: limit.clone() },
+        Kind::Type { kind } => Rule::Type {
+            expected: type_names(kind),
+        },
+        Kind::Enum { options } => Rule::Enum {
+            allowed: options.as_array().cloned().unwrap_or_default(),
+        },
+        Kind::Constant { expected_value } => Rule::Enum {
+            allowed: vec![(**expected_value).clone()],
+        },
+        Kind::Minimum { limit } => Rule::Minimum {
+            limit: limit.clone(),
+        },
+        Kind::Maximum { limit } => Rule::Maximum {
+            limit: limit.clone(),
+        },
+        Kind::ExclusiveMinimum { limit } => Rule::ExclusiveMinimum {
+            limit: limit.clone(),
+        },
+        Kind::ExclusiveMaximum { limit } => Rule::ExclusiveMaximum {
+            limit: limit.clone(),
+        },
         Kind::MultipleOf { multiple_of } => Rule::MultipleOf { step: *multiple_of },
         Kind::MinItems { limit } => Rule::MinItems { limit: *limit },
         Kind::MaxItems { limit } => Rule::MaxItems { limit: *limit },
         Kind::MinLength { limit } => Rule::MinLength { limit: *limit },
         Kind::MaxLength { limit } => Rule::MaxLength { limit: *limit },
-        Kind::Pattern { pattern } => Rule::Pattern { pattern: pattern.clone() },
-        other => Rule::Schema { keyword: other.keyword().to_string(), message: error.to_string() },
+        Kind::Pattern { pattern } => Rule::Pattern {
+            pattern: pattern.clone(),
+        },
+        other => Rule::Schema {
+            keyword: other.keyword().to_string(),
+            message: error.to_string(),
+        },
     };
     Violation { path, rule, value }
 }
@@ -320,9 +376,11 @@ fn violation_from(error: &jsonschema::ValidationError<'_>) -> Violation {
 fn type_names(kind: &jsonschema::error::TypeKind) -> String {
     match kind {
         jsonschema::error::TypeKind::Single(t) => t.to_string(),
-        jsonschema::error::TypeKind::Multiple(set) => {
-            set.iter().map(|t| t.to_string()).collect::<Vec<_>>().join(" or ")
-        }
+        jsonschema::error::TypeKind::Multiple(set) => set
+            .iter()
+            .map(|t| t.to_string())
+            .collect::<Vec<_>>()
+            .join(" or "),
     }
 }
 
@@ -341,7 +399,11 @@ pub(crate) fn field_path(pointer: &str) -> String {
 }
 
 fn join(parent: &str, field: &str) -> String {
-    if parent.is_empty() { field.to_string() } else { format!("{parent}.{field}") }
+    if parent.is_empty() {
+        field.to_string()
+    } else {
+        format!("{parent}.{field}")
+    }
 }
 
 /// At most 60 characters of a value's JSON, so a long prompt does not
@@ -365,7 +427,10 @@ mod tests {
     fn pointers_become_readable_paths() {
         assert_eq!(field_path(""), "");
         assert_eq!(field_path("/duration"), "duration");
-        assert_eq!(field_path("/multi_prompt/1/duration"), "multi_prompt[1].duration");
+        assert_eq!(
+            field_path("/multi_prompt/1/duration"),
+            "multi_prompt[1].duration"
+        );
         assert_eq!(field_path("/a~1b/c~0d"), "a/b.c~d");
     }
 
