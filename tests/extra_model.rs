@@ -61,7 +61,19 @@ fn a_new_schema_folder_yields_a_new_typed_module() {
             copy_dir(&root.join(dir), &copy.join(dir));
         }
     }
-    // The only change: the new model's schema folder.
+    // Its own package name (the library keeps its name `runcomfy`), so the
+    // copy's build-script output never lands where this crate's does.
+    let manifest = std::fs::read_to_string(copy.join("Cargo.toml")).expect("read manifest");
+    let renamed = manifest.replacen(
+        "name = \"runcomfy\"",
+        "name = \"runcomfy-extra-model-check\"",
+        1,
+    );
+    assert_ne!(manifest, renamed, "the manifest names the package");
+    let renamed = format!("{renamed}\n[lib]\nname = \"runcomfy\"\npath = \"src/lib.rs\"\n");
+    std::fs::write(copy.join("Cargo.toml"), renamed).expect("write manifest");
+
+    // The only other change: the new model's schema folder.
     copy_dir(
         &root.join("tests/fixtures/extra-models"),
         &copy.join("schema/models"),
@@ -72,7 +84,11 @@ fn a_new_schema_folder_yields_a_new_typed_module() {
     // The same target dir: cargo has released its lock by the time tests
     // run, and the copy's dependencies are this crate's, already built, so
     // only the copy itself compiles.
-    let target = root.join("target");
+    let test_binary = std::env::current_exe().expect("test binary path");
+    let target = test_binary
+        .ancestors()
+        .nth(3) // <target>/debug/deps/extra_model-<hash>
+        .expect("test binaries live in <target>/<profile>/deps");
     let output = Command::new(env!("CARGO"))
         .args(["run", "--offline", "--quiet", "--example", "uses_new_model"])
         .current_dir(&copy)
