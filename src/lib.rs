@@ -1,6 +1,8 @@
 #![doc = include_str!("../README.md")]
 #![deny(missing_docs)]
 
+#[cfg(feature = "emulator")]
+pub mod emulator;
 mod generated;
 mod model;
 pub mod multi_prompt;

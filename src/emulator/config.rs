@@ -1,0 +1,161 @@
+//! How the emulator behaves: token, workers, timings, time scale, seed,
+//! addresses.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv4Addr};
+use std::time::Duration;
+
+/// How long a job runs once a worker picks it up, in emulated time.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum RunTime {
+    /// The same for every job.
+    Fixed(Duration),
+    /// This much per second of requested video: the input's `duration`
+    /// field, or its schema default, or 5 s for a model without one.
+    PerVideoSecond(Duration),
+}
+
+impl RunTime {
+    pub(crate) fn for_video_seconds(self, seconds: f64) -> Duration {
+        match self {
+            Self::Fixed(d) => d,
+            Self::PerVideoSecond(per) => per.mul_f64(seconds.max(0.0)),
+        }
+    }
+}
+
+/// Settings for [`Emulator::start`](super::Emulator::start).
+///
+/// The defaults model a small, realistic service: 4 workers, 2 s in the
+/// queue, 6 s of work per second of video (a 5 s Kling video takes 30 s),
+/// at real speed. Tests usually raise [`time_scale`](Self::time_scale).
+#[derive(Debug, Clone)]
+pub struct EmulatorConfig {
+    pub(crate) token: String,
+    pub(crate) workers: usize,
+    pub(crate) queue_delay: Duration,
+    pub(crate) run_time: RunTime,
+    pub(crate) model_run_time: HashMap<String, RunTime>,
+    pub(crate) time_scale: f64,
+    pub(crate) seed: u64,
+    pub(crate) bind: IpAddr,
+    pub(crate) port: u16,
+    pub(crate) files_port: u16,
+    pub(crate) max_retained_jobs: usize,
+    pub(crate) log_requests: bool,
+}
+
+impl Default for EmulatorConfig {
+    fn default() -> Self {
+        Self {
+            token: Self::DEFAULT_TOKEN.to_string(),
+            workers: 4,
+            queue_delay: Duration::from_secs(2),
+            run_time: RunTime::PerVideoSecond(Duration::from_secs(6)),
+            model_run_time: HashMap::new(),
+            time_scale: 1.0,
+            seed: 0,
+            bind: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            port: 0,
+            files_port: 0,
+            max_retained_jobs: 100_000,
+            log_requests: false,
+        }
+    }
+}
+
+impl EmulatorConfig {
+    /// The token the emulator accepts unless told otherwise.
+    pub const DEFAULT_TOKEN: &'static str = "emulator-token";
+
+    /// The bearer token every API call must carry.
+    pub fn token(mut self, token: impl Into<String>) -> Self {
+        self.token = token.into();
+        self
+    }
+
+    /// How many jobs run at once (at least 1).
+    pub fn workers(mut self, workers: usize) -> Self {
+        self.workers = workers.max(1);
+        self
+    }
+
+    /// How long every job waits in the queue before it may start (emulated
+    /// time).
+    pub fn queue_delay(mut self, delay: Duration) -> Self {
+        self.queue_delay = delay;
+        self
+    }
+
+    /// How long jobs run (emulated time), for models without their own.
+    pub fn run_time(mut self, run_time: RunTime) -> Self {
+        self.run_time = run_time;
+        self
+    }
+
+    /// How long jobs of one model run (emulated time).
+    pub fn model_run_time(mut self, model_id: impl Into<String>, run_time: RunTime) -> Self {
+        self.model_run_time.insert(model_id.into(), run_time);
+        self
+    }
+
+    /// How many times faster than real time emulated time passes: at 1000,
+    /// a two-minute job takes 120 ms. Values at or below zero mean 1.
+    pub fn time_scale(mut self, scale: f64) -> Self {
+        self.time_scale = if scale > 0.0 && scale.is_finite() {
+            scale
+        } else {
+            1.0
+        };
+        self
+    }
+
+    /// The seed for request ids and rate-based faults.
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.seed = seed;
+        self
+    }
+
+    /// The address to listen on: loopback by default.
+    pub fn bind(mut self, address: IpAddr) -> Self {
+        self.bind = address;
+        self
+    }
+
+    /// The API port; 0 (the default) picks a free one.
+    pub fn port(mut self, port: u16) -> Self {
+        self.port = port;
+        self
+    }
+
+    /// The file server's port (the stand-in for RunComfy's CDN, a host of
+    /// its own so that tests can see what reaches it); 0 picks a free one.
+    pub fn files_port(mut self, port: u16) -> Self {
+        self.files_port = port;
+        self
+    }
+
+    /// How many finished jobs are kept before the oldest expire (and answer
+    /// 404, as expired RunComfy requests do).
+    pub fn max_retained_jobs(mut self, jobs: usize) -> Self {
+        self.max_retained_jobs = jobs.max(1);
+        self
+    }
+
+    /// Log every request (method, path, status, time) through `tracing`.
+    pub fn log_requests(mut self, log: bool) -> Self {
+        self.log_requests = log;
+        self
+    }
+
+    pub(crate) fn scaled(&self, emulated: Duration) -> Duration {
+        emulated.div_f64(self.time_scale)
+    }
+
+    pub(crate) fn run_time_for(&self, model_id: &str) -> RunTime {
+        self.model_run_time
+            .get(model_id)
+            .copied()
+            .unwrap_or(self.run_time)
+    }
+}

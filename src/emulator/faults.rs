@@ -1,0 +1,244 @@
+//! Faults the emulator can inject, scripted per endpoint: for the next N
+//! calls, or for a fraction of calls drawn from the emulator's seeded RNG.
+
+use serde::{Deserialize, Serialize};
+use std::collections::{HashMap, VecDeque};
+
+/// One of the emulator's endpoints, for scripting faults and counting
+/// requests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Endpoint {
+    /// `POST /v1/models/{model_id}`.
+    Submit,
+    /// `GET /v1/requests/{request_id}/status`.
+    Status,
+    /// `GET /v1/requests/{request_id}/result`.
+    Result,
+    /// `POST /v1/requests/{request_id}/cancel`.
+    Cancel,
+    /// `GET /v1/models/{model_id}`.
+    Model,
+    /// `GET /files/...` on the file server (the stand-in for RunComfy's CDN).
+    File,
+}
+
+impl Endpoint {
+    /// Every endpoint.
+    pub const ALL: [Endpoint; 6] = [
+        Self::Submit,
+        Self::Status,
+        Self::Result,
+        Self::Cancel,
+        Self::Model,
+        Self::File,
+    ];
+}
+
+/// A misbehaviour the emulator can script.
+///
+/// Transport and HTTP faults apply to any endpoint. Job faults
+/// ([`JobFails`](Self::JobFails), [`AlternateSpellings`](Self::AlternateSpellings),
+/// [`UnknownStatus`](Self::UnknownStatus)) are scripted on
+/// [`Endpoint::Submit`] and shape the job that submit creates (the submit
+/// itself succeeds). Download faults ([`StopHalfway`](Self::StopHalfway),
+/// [`IgnoreRange`](Self::IgnoreRange)) apply to [`Endpoint::File`] only.
+///
+/// In JSON (for the standalone emulator's `/_emulator/faults`), a fault is
+/// tagged by `type`: `{"type": "http_error", "status": 503}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Fault {
+    /// Wait this long (real time, not scaled) before answering normally.
+    Latency {
+        /// The delay in milliseconds.
+        millis: u64,
+    },
+    /// Answer 429 with `Retry-After` (whole seconds), without processing.
+    RateLimited {
+        /// The `Retry-After` value in seconds.
+        retry_after_secs: u64,
+    },
+    /// Answer this HTTP status (500, 502, 503, 504, ...) with RunComfy's
+    /// error body, without processing.
+    HttpError {
+        /// The HTTP status code.
+        status: u16,
+    },
+    /// Answer 200 with a body that is not valid JSON, without processing.
+    MalformedJson,
+    /// Process the request, then send half of the response body and close
+    /// the connection.
+    TruncatedBody,
+    /// Close the connection without an answer. A submit is processed first
+    /// (the job is accepted and paid for, but the answer is lost); other
+    /// endpoints are not processed.
+    ConnectionReset,
+    /// Answer HTTP 200 with `{"error_code": .., "error_message": ..}`,
+    /// without processing.
+    ErrorIn200 {
+        /// RunComfy's numeric error code, e.g. 500001.
+        error_code: u64,
+        /// The message.
+        message: String,
+    },
+    /// (Submit) The job runs, then ends `failed` with this error message.
+    JobFails {
+        /// The `error` the result reports.
+        message: String,
+    },
+    /// (Submit) The job reports `succeeded` instead of `completed` and
+    /// `canceled` instead of `cancelled`.
+    AlternateSpellings,
+    /// (Submit) While running, the job reports this status string instead
+    /// of `in_progress`.
+    UnknownStatus {
+        /// The status string, e.g. `"warming_up"`.
+        status: String,
+    },
+    /// (File) Send half of the requested bytes, then close the connection.
+    StopHalfway,
+    /// (File) Answer `200` with the whole file even when `Range` asks for
+    /// part of it.
+    IgnoreRange,
+}
+
+impl Fault {
+    /// Whether this fault can be scripted on `endpoint`.
+    pub fn applies_to(&self, endpoint: Endpoint) -> bool {
+        match self {
+            Self::JobFails { .. } | Self::AlternateSpellings | Self::UnknownStatus { .. } => {
+                endpoint == Endpoint::Submit
+            }
+            Self::StopHalfway | Self::IgnoreRange => endpoint == Endpoint::File,
+            _ => true,
+        }
+    }
+}
+
+/// A fault that cannot be scripted where it was asked for.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("fault {fault:?} does not apply to the {endpoint:?} endpoint")]
+pub struct FaultNotApplicable {
+    /// The endpoint asked for.
+    pub endpoint: Endpoint,
+    /// The fault asked for.
+    pub fault: Fault,
+}
+
+/// A scripted fault: for the next `count` calls, or at `rate`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FaultScript {
+    /// Where.
+    pub endpoint: Endpoint,
+    /// What.
+    pub fault: Fault,
+    /// For the next this many calls (after any earlier script's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub count: Option<usize>,
+    /// Or for this fraction (0 to 1) of calls, until cleared.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate: Option<f64>,
+}
+
+/// What is scripted, per endpoint.
+#[derive(Debug, Default)]
+pub(crate) struct FaultPlan {
+    next: HashMap<Endpoint, VecDeque<Fault>>,
+    rates: HashMap<Endpoint, Vec<(f64, Fault)>>,
+}
+
+impl FaultPlan {
+    pub(crate) fn add(&mut self, script: FaultScript) -> Result<(), FaultNotApplicable> {
+        if !script.fault.applies_to(script.endpoint) {
+            return Err(FaultNotApplicable {
+                endpoint: script.endpoint,
+                fault: script.fault,
+            });
+        }
+        if let Some(rate) = script.rate {
+            self.rates
+                .entry(script.endpoint)
+                .or_default()
+                .push((rate.clamp(0.0, 1.0), script.fault.clone()));
+        }
+        let count = script.count.unwrap_or(usize::from(script.rate.is_none()));
+        let queue = self.next.entry(script.endpoint).or_default();
+        queue.extend(std::iter::repeat_n(script.fault, count));
+        Ok(())
+    }
+
+    pub(crate) fn clear(&mut self) {
+        self.next.clear();
+        self.rates.clear();
+    }
+
+    /// The fault for one call: a scripted one first, else one drawn by rate.
+    pub(crate) fn take(&mut self, endpoint: Endpoint, rng: &mut fastrand::Rng) -> Option<Fault> {
+        if let Some(fault) = self.next.get_mut(&endpoint).and_then(VecDeque::pop_front) {
+            return Some(fault);
+        }
+        self.rates
+            .get(&endpoint)?
+            .iter()
+            .find(|(rate, _)| rng.f64() < *rate)
+            .map(|(_, fault)| fault.clone())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scripted_faults_come_first_and_run_out() {
+        let mut plan = FaultPlan::default();
+        let mut rng = fastrand::Rng::with_seed(1);
+        let fault = Fault::HttpError { status: 503 };
+        plan.add(FaultScript {
+            endpoint: Endpoint::Status,
+            fault: fault.clone(),
+            count: Some(2),
+            rate: None,
+        })
+        .expect("applies");
+        assert_eq!(plan.take(Endpoint::Status, &mut rng), Some(fault.clone()));
+        assert_eq!(plan.take(Endpoint::Result, &mut rng), None);
+        assert_eq!(plan.take(Endpoint::Status, &mut rng), Some(fault));
+        assert_eq!(plan.take(Endpoint::Status, &mut rng), None);
+    }
+
+    #[test]
+    fn rates_are_drawn_from_the_seeded_rng() {
+        let draw = |seed| {
+            let mut plan = FaultPlan::default();
+            let mut rng = fastrand::Rng::with_seed(seed);
+            plan.add(FaultScript {
+                endpoint: Endpoint::Status,
+                fault: Fault::MalformedJson,
+                count: None,
+                rate: Some(0.3),
+            })
+            .expect("applies");
+            (0..1000)
+                .filter(|_| plan.take(Endpoint::Status, &mut rng).is_some())
+                .count()
+        };
+        assert_eq!(draw(7), draw(7), "same seed, same faults");
+        assert!((200..400).contains(&draw(7)), "about 30%: {}", draw(7));
+    }
+
+    #[test]
+    fn misplaced_faults_are_refused() {
+        let mut plan = FaultPlan::default();
+        let error = plan
+            .add(FaultScript {
+                endpoint: Endpoint::Status,
+                fault: Fault::IgnoreRange,
+                count: Some(1),
+                rate: None,
+            })
+            .expect_err("IgnoreRange is for files");
+        assert_eq!(error.endpoint, Endpoint::Status);
+    }
+}

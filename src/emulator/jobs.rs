@@ -1,0 +1,233 @@
+//! The emulator's queue: accepted jobs, their states and the workers that
+//! move them along.
+
+use super::video::Fixture;
+use serde_json::{Value, json};
+use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::time::SystemTime;
+
+/// Where a job is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum JobState {
+    InQueue,
+    InProgress,
+    Completed,
+    Failed,
+    Cancelled,
+}
+
+/// How a job misbehaves (scripted with job faults at submit).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct JobBehaviour {
+    pub(crate) fails_with: Option<String>,
+    pub(crate) alternate_spellings: bool,
+    pub(crate) unknown_status: Option<String>,
+}
+
+#[derive(Debug)]
+pub(crate) struct Job {
+    pub(crate) id: String,
+    seq: u64,
+    pub(crate) state: JobState,
+    pub(crate) behaviour: JobBehaviour,
+    pub(crate) fixture: Fixture,
+    created_at: SystemTime,
+    finished_at: Option<SystemTime>,
+}
+
+impl Job {
+    /// The status string this job reports.
+    pub(crate) fn wire_status(&self) -> &str {
+        let alt = self.behaviour.alternate_spellings;
+        match self.state {
+            JobState::InQueue => "in_queue",
+            JobState::InProgress => self
+                .behaviour
+                .unknown_status
+                .as_deref()
+                .unwrap_or("in_progress"),
+            JobState::Completed if alt => "succeeded",
+            JobState::Completed => "completed",
+            JobState::Failed => "failed",
+            JobState::Cancelled if alt => "canceled",
+            JobState::Cancelled => "cancelled",
+        }
+    }
+}
+
+/// Every job the emulator knows, with the queue order.
+#[derive(Debug, Default)]
+pub(crate) struct Store {
+    jobs: HashMap<String, Job>,
+    /// Sequence numbers of queued jobs, for `queue_position`.
+    queued: BTreeSet<u64>,
+    /// Finished jobs, oldest first, for expiry.
+    finished: VecDeque<String>,
+    next_seq: u64,
+}
+
+/// How many jobs are in each state.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct JobCounts {
+    /// Waiting for a worker.
+    pub in_queue: u64,
+    /// Running.
+    pub in_progress: u64,
+    /// Finished with a result.
+    pub completed: u64,
+    /// Finished with an error.
+    pub failed: u64,
+    /// Cancelled while queued.
+    pub cancelled: u64,
+}
+
+/// What cancel did.
+pub(crate) enum CancelOutcome {
+    Cancelled,
+    NotCancellable,
+}
+
+impl Store {
+    pub(crate) fn insert(&mut self, id: String, behaviour: JobBehaviour, fixture: Fixture) {
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        self.queued.insert(seq);
+        let job = Job {
+            id: id.clone(),
+            seq,
+            state: JobState::InQueue,
+            behaviour,
+            fixture,
+            created_at: SystemTime::now(),
+            finished_at: None,
+        };
+        self.jobs.insert(id, job);
+    }
+
+    pub(crate) fn get(&self, id: &str) -> Option<&Job> {
+        self.jobs.get(id)
+    }
+
+    /// How many queued jobs are ahead of this one (0: next to start).
+    pub(crate) fn queue_position(&self, job: &Job) -> u64 {
+        self.queued.range(..job.seq).count() as u64
+    }
+
+    /// Moves a queued job to a worker; false if it was cancelled meanwhile
+    /// (or expired).
+    pub(crate) fn start(&mut self, id: &str) -> bool {
+        let Some(job) = self.jobs.get_mut(id) else {
+            return false;
+        };
+        if job.state != JobState::InQueue {
+            return false;
+        }
+        job.state = JobState::InProgress;
+        self.queued.remove(&job.seq);
+        true
+    }
+
+    pub(crate) fn finish(&mut self, id: &str, max_retained: usize) {
+        if let Some(job) = self.jobs.get_mut(id) {
+            job.state = if job.behaviour.fails_with.is_some() {
+                JobState::Failed
+            } else {
+                JobState::Completed
+            };
+            job.finished_at = Some(SystemTime::now());
+            self.finished.push_back(id.to_string());
+        }
+        self.expire(max_retained);
+    }
+
+    pub(crate) fn cancel(&mut self, id: &str, max_retained: usize) -> Option<CancelOutcome> {
+        let job = self.jobs.get_mut(id)?;
+        let outcome = match job.state {
+            JobState::InQueue => {
+                job.state = JobState::Cancelled;
+                job.finished_at = Some(SystemTime::now());
+                self.queued.remove(&job.seq);
+                self.finished.push_back(id.to_string());
+                CancelOutcome::Cancelled
+            }
+            JobState::Cancelled => CancelOutcome::Cancelled,
+            _ => CancelOutcome::NotCancellable,
+        };
+        self.expire(max_retained);
+        Some(outcome)
+    }
+
+    fn expire(&mut self, max_retained: usize) {
+        while self.finished.len() > max_retained {
+            if let Some(old) = self.finished.pop_front() {
+                self.jobs.remove(&old);
+            }
+        }
+    }
+
+    pub(crate) fn counts(&self) -> JobCounts {
+        let mut counts = JobCounts::default();
+        for job in self.jobs.values() {
+            match job.state {
+                JobState::InQueue => counts.in_queue += 1,
+                JobState::InProgress => counts.in_progress += 1,
+                JobState::Completed => counts.completed += 1,
+                JobState::Failed => counts.failed += 1,
+                JobState::Cancelled => counts.cancelled += 1,
+            }
+        }
+        counts
+    }
+}
+
+/// The JSON RunComfy answers for status.
+pub(crate) fn status_body(store: &Store, job: &Job, api_base: &str) -> Value {
+    let mut body = json!({
+        "request_id": job.id,
+        "status": job.wire_status(),
+        "status_url": format!("{api_base}/v1/requests/{}/status", job.id),
+        "result_url": format!("{api_base}/v1/requests/{}/result", job.id),
+    });
+    match job.state {
+        JobState::InQueue => body["queue_position"] = json!(store.queue_position(job)),
+        JobState::InProgress => body["instance_id"] = json!(format!("emulator-{}", job.seq)),
+        _ => {}
+    }
+    body
+}
+
+/// The JSON RunComfy answers for result: the output once finished, the
+/// current status before.
+pub(crate) fn result_body(store: &Store, job: &Job, api_base: &str, files_base: &str) -> Value {
+    match job.state {
+        JobState::InQueue | JobState::InProgress => status_body(store, job, api_base),
+        JobState::Completed => json!({
+            "request_id": job.id,
+            "status": job.wire_status(),
+            "output": {"video": format!("{files_base}/files/{}.mp4", job.id)},
+            "created_at": timestamp(job.created_at),
+            "finished_at": job.finished_at.map(timestamp),
+            "error": null,
+        }),
+        JobState::Failed => json!({
+            "request_id": job.id,
+            "status": job.wire_status(),
+            "output": null,
+            "created_at": timestamp(job.created_at),
+            "finished_at": job.finished_at.map(timestamp),
+            "error": job.behaviour.fails_with,
+        }),
+        JobState::Cancelled => json!({
+            "request_id": job.id,
+            "status": job.wire_status(),
+            "output": null,
+            "created_at": timestamp(job.created_at),
+            "finished_at": job.finished_at.map(timestamp),
+            "error": null,
+        }),
+    }
+}
+
+fn timestamp(at: SystemTime) -> String {
+    humantime::format_rfc3339_millis(at).to_string()
+}

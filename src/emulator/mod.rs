@@ -1,0 +1,337 @@
+//! A local, stateful stand-in for RunComfy's Model API, for tests and demos.
+//!
+//! The emulator speaks the queue protocol (submit, status, result, cancel,
+//! model info) for every model this crate was generated for, with
+//! RunComfy's shapes and error codes: bearer auth (401 / 400004), input
+//! validation against the model's schema and prose rules (422 / 422001 with
+//! a `detail` entry per violation), unknown model ids (400 / 400001) and
+//! unknown request ids (404 / 404001). Jobs wait in a queue
+//! (`queue_position`), run on a fixed number of workers and finish with a
+//! real, playable MP4 served by a second loopback server that stands in for
+//! RunComfy's CDN; its aspect ratio follows the request's `aspect_ratio`.
+//!
+//! Time is scaled ([`EmulatorConfig::time_scale`]) so that a two-minute
+//! job can take milliseconds, and request ids and rate-based faults come
+//! from a seeded RNG. Faults are scripted per endpoint, for the next N calls
+//! or at a rate; see [`Fault`]. [`Counters`] say what happened.
+//!
+//! Dropping the [`Emulator`] shuts it down.
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> std::io::Result<()> {
+//! use runcomfy::emulator::{Emulator, EmulatorConfig, Endpoint, Fault};
+//!
+//! let emulator = Emulator::start(EmulatorConfig::default().time_scale(1000.0)).await?;
+//! emulator
+//!     .fail_next(Endpoint::Status, 2, Fault::HttpError { status: 503 })
+//!     .expect("status calls can fail with 503");
+//! println!("point the client at {}", emulator.base_url());
+//! assert_eq!(emulator.counters().submits_accepted, 0);
+//! # Ok(())
+//! # }
+//! ```
+
+mod config;
+mod faults;
+mod http;
+mod jobs;
+mod video;
+
+pub use config::{EmulatorConfig, RunTime};
+pub use faults::{Endpoint, Fault, FaultNotApplicable, FaultScript};
+pub use jobs::JobCounts;
+pub use video::Fixture;
+
+use faults::FaultPlan;
+use jobs::Store;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+
+/// A running emulator: an API server and a file server on loopback.
+///
+/// Shut down when dropped.
+#[derive(Debug)]
+pub struct Emulator {
+    shared: Arc<Shared>,
+    api_addr: SocketAddr,
+    files_addr: SocketAddr,
+}
+
+/// What the emulator has seen and done so far.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Counters {
+    /// Requests received per endpoint (faulted ones included).
+    pub requests: RequestCounts,
+    /// Submits that created a job (each one a paid job on RunComfy).
+    pub submits_accepted: u64,
+    /// Jobs per state, expired ones not counted.
+    pub jobs: JobCounts,
+    /// Bytes of video sent by the file server.
+    pub bytes_served: u64,
+    /// File requests that carried an `Authorization` header (a leaked
+    /// token: should stay 0).
+    pub file_requests_with_authorization: u64,
+    /// API requests refused for a missing or wrong token.
+    pub unauthorized: u64,
+}
+
+/// Requests received per endpoint.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct RequestCounts {
+    /// `POST /v1/models/{model_id}`.
+    pub submit: u64,
+    /// `GET /v1/requests/{id}/status`.
+    pub status: u64,
+    /// `GET /v1/requests/{id}/result`.
+    pub result: u64,
+    /// `POST /v1/requests/{id}/cancel`.
+    pub cancel: u64,
+    /// `GET /v1/models/{model_id}`.
+    pub model: u64,
+    /// `GET /files/...`.
+    pub file: u64,
+}
+
+#[derive(Debug, Default)]
+struct CounterCells {
+    requests: [AtomicU64; Endpoint::ALL.len()],
+    submits_accepted: AtomicU64,
+    bytes_served: AtomicU64,
+    file_requests_with_authorization: AtomicU64,
+    unauthorized: AtomicU64,
+}
+
+/// State shared by the servers, the handlers and the job tasks.
+#[derive(Debug)]
+struct Shared {
+    config: EmulatorConfig,
+    store: Mutex<Store>,
+    workers: Arc<Semaphore>,
+    faults: Mutex<FaultPlan>,
+    rng: Mutex<fastrand::Rng>,
+    counters: CounterCells,
+    api_base: String,
+    files_base: String,
+    shutdown: CancellationToken,
+}
+
+impl Emulator {
+    /// Starts an emulator on the configured address (loopback, free ports
+    /// by default) on the current tokio runtime.
+    pub async fn start(config: EmulatorConfig) -> std::io::Result<Self> {
+        let api = TcpListener::bind((config.bind, config.port)).await?;
+        let files = TcpListener::bind((config.bind, config.files_port)).await?;
+        let (api_addr, files_addr) = (reachable(api.local_addr()?), reachable(files.local_addr()?));
+        let shared = Arc::new(Shared {
+            workers: Arc::new(Semaphore::new(config.workers)),
+            rng: Mutex::new(fastrand::Rng::with_seed(config.seed)),
+            config,
+            store: Mutex::default(),
+            faults: Mutex::default(),
+            counters: CounterCells::default(),
+            api_base: format!("http://{api_addr}"),
+            files_base: format!("http://{files_addr}"),
+            shutdown: CancellationToken::new(),
+        });
+        let token = shared.shutdown.clone();
+        tokio::spawn(http::serve(
+            api,
+            http::api_router(shared.clone()),
+            token.clone(),
+        ));
+        tokio::spawn(http::serve(
+            files,
+            http::files_router(shared.clone()),
+            token,
+        ));
+        Ok(Self {
+            shared,
+            api_addr,
+            files_addr,
+        })
+    }
+
+    /// The API's base URL, e.g. `http://127.0.0.1:41234`: use it where the
+    /// real API is `https://model-api.runcomfy.net`.
+    pub fn base_url(&self) -> String {
+        self.shared.api_base.clone()
+    }
+
+    /// The file server's base URL (the stand-in for RunComfy's CDN).
+    pub fn files_base_url(&self) -> String {
+        self.shared.files_base.clone()
+    }
+
+    /// The API's address.
+    pub fn api_addr(&self) -> SocketAddr {
+        self.api_addr
+    }
+
+    /// The file server's address.
+    pub fn files_addr(&self) -> SocketAddr {
+        self.files_addr
+    }
+
+    /// The token the emulator accepts.
+    pub fn token(&self) -> &str {
+        &self.shared.config.token
+    }
+
+    /// What the emulator has seen and done so far.
+    pub fn counters(&self) -> Counters {
+        self.shared.counters()
+    }
+
+    /// Scripts a fault.
+    pub fn inject(&self, script: FaultScript) -> Result<(), FaultNotApplicable> {
+        self.shared
+            .faults
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .add(script)
+    }
+
+    /// Makes the next `count` calls to `endpoint` (after any already
+    /// scripted) misbehave with `fault`.
+    pub fn fail_next(
+        &self,
+        endpoint: Endpoint,
+        count: usize,
+        fault: Fault,
+    ) -> Result<(), FaultNotApplicable> {
+        self.inject(FaultScript {
+            endpoint,
+            fault,
+            count: Some(count),
+            rate: None,
+        })
+    }
+
+    /// Makes a fraction `rate` (0 to 1) of calls to `endpoint` misbehave
+    /// with `fault`, drawn from the seeded RNG, until cleared.
+    pub fn fail_at_rate(
+        &self,
+        endpoint: Endpoint,
+        rate: f64,
+        fault: Fault,
+    ) -> Result<(), FaultNotApplicable> {
+        self.inject(FaultScript {
+            endpoint,
+            fault,
+            count: None,
+            rate: Some(rate),
+        })
+    }
+
+    /// Removes every scripted fault.
+    pub fn clear_faults(&self) {
+        self.shared
+            .faults
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
+    }
+
+    /// Stops the servers and every job.
+    pub fn shutdown(&self) {
+        self.shared.shutdown.cancel();
+    }
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+/// A wildcard bind address is reachable on loopback.
+fn reachable(mut addr: SocketAddr) -> SocketAddr {
+    if addr.ip().is_unspecified() {
+        addr.set_ip(match addr {
+            SocketAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
+            SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
+        });
+    }
+    addr
+}
+
+impl Shared {
+    fn counters(&self) -> Counters {
+        let request = |e: Endpoint| self.counters.requests[e as usize].load(Ordering::Relaxed);
+        Counters {
+            requests: RequestCounts {
+                submit: request(Endpoint::Submit),
+                status: request(Endpoint::Status),
+                result: request(Endpoint::Result),
+                cancel: request(Endpoint::Cancel),
+                model: request(Endpoint::Model),
+                file: request(Endpoint::File),
+            },
+            submits_accepted: self.counters.submits_accepted.load(Ordering::Relaxed),
+            jobs: self
+                .store
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .counts(),
+            bytes_served: self.counters.bytes_served.load(Ordering::Relaxed),
+            file_requests_with_authorization: self
+                .counters
+                .file_requests_with_authorization
+                .load(Ordering::Relaxed),
+            unauthorized: self.counters.unauthorized.load(Ordering::Relaxed),
+        }
+    }
+
+    /// A UUID-shaped id from the seeded RNG.
+    fn new_request_id(&self) -> String {
+        let mut rng = self.rng.lock().unwrap_or_else(|p| p.into_inner());
+        let hex: String = (0..32)
+            .map(|_| char::from_digit(rng.u32(0..16), 16).expect("< 16"))
+            .collect();
+        format!(
+            "{}-{}-{}-{}-{}",
+            &hex[..8],
+            &hex[8..12],
+            &hex[12..16],
+            &hex[16..20],
+            &hex[20..]
+        )
+    }
+
+    /// Moves a job through the queue: wait, take a worker, run, finish.
+    fn spawn_job(self: &Arc<Self>, id: String, run_time: Duration) {
+        let shared = self.clone();
+        tokio::spawn(async move {
+            let lifecycle = async {
+                tokio::time::sleep(shared.config.scaled(shared.config.queue_delay)).await;
+                let Ok(_worker) = shared.workers.clone().acquire_owned().await else {
+                    return;
+                };
+                if !shared
+                    .store
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .start(&id)
+                {
+                    return; // cancelled while queued
+                }
+                tokio::time::sleep(shared.config.scaled(run_time)).await;
+                shared
+                    .store
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .finish(&id, shared.config.max_retained_jobs);
+            };
+            tokio::select! {
+                () = lifecycle => {}
+                () = shared.shutdown.cancelled() => {}
+            }
+        });
+    }
+}
