@@ -89,10 +89,13 @@ fn a_new_schema_folder_yields_a_new_typed_module() {
         .ancestors()
         .nth(3) // <target>/debug/deps/extra_model-<hash>
         .expect("test binaries live in <target>/<profile>/deps");
+    // The same features as this build, so that no dependency is rebuilt.
+    let features = if cfg!(feature = "emulator") { "emulator" } else { "" };
     let output = Command::new(env!("CARGO"))
         .args(["run", "--offline", "--quiet", "--example", "uses_new_model"])
+        .args(["--features", features])
         .current_dir(&copy)
-        .env("CARGO_TARGET_DIR", &target)
+        .env("CARGO_TARGET_DIR", target)
         .env_remove("RUSTFLAGS")
         .output()
         .expect("cargo runs");

@@ -224,14 +224,19 @@ async fn inject_faults(State(shared): SharedState, mut request: Request, next: N
 /// A body that sends `bytes` and then fails, so that hyper closes the
 /// connection before the declared length arrives.
 fn truncated_body(bytes: Bytes) -> Body {
-    let chunks: Vec<Result<Bytes, std::io::Error>> = vec![
-        Ok(bytes),
+    use futures::StreamExt;
+    let sent = futures::stream::once(async move { Ok::<_, std::io::Error>(bytes) });
+    // Pause before failing so that hyper flushes the headers and the part
+    // already sent; a client then sees a body that breaks off, not a
+    // connection that never answered.
+    let failure = futures::stream::once(async {
+        tokio::time::sleep(Duration::from_millis(20)).await;
         Err(std::io::Error::new(
             std::io::ErrorKind::ConnectionReset,
             "injected truncation",
-        )),
-    ];
-    Body::from_stream(futures::stream::iter(chunks))
+        ))
+    });
+    Body::from_stream(sent.chain(failure))
 }
 
 async fn log_request(State(shared): SharedState, request: Request, next: Next) -> Response {

@@ -1,0 +1,829 @@
+//! The emulator, driven over HTTP as any client would: every behaviour and
+//! every fault.
+#![cfg(feature = "emulator")]
+
+mod common;
+
+use common::{assert_playable_mp4, eventually};
+use futures::StreamExt;
+use runcomfy::emulator::{Emulator, EmulatorConfig, Endpoint, Fault, RunTime};
+use serde_json::{Value, json};
+use std::time::Duration;
+
+const MODEL: &str = "kling/kling-3.0/standard/text-to-video";
+const LIMIT: Duration = Duration::from_secs(10);
+
+/// A raw HTTP client for one emulator.
+struct Api {
+    http: reqwest::Client,
+    base: String,
+    token: String,
+}
+
+impl Api {
+    fn new(emulator: &Emulator) -> Self {
+        Self {
+            http: reqwest::Client::new(),
+            base: emulator.base_url(),
+            token: emulator.token().to_string(),
+        }
+    }
+
+    async fn submit_raw(&self, body: &Value) -> reqwest::Result<reqwest::Response> {
+        self.http
+            .post(format!("{}/v1/models/{MODEL}", self.base))
+            .bearer_auth(&self.token)
+            .json(body)
+            .send()
+            .await
+    }
+
+    async fn submit(&self, body: Value) -> String {
+        let response = self.submit_raw(&body).await.expect("submit answers");
+        assert_eq!(response.status(), 200);
+        let body: Value = response.json().await.expect("JSON");
+        body["request_id"]
+            .as_str()
+            .expect("a request id")
+            .to_string()
+    }
+
+    async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+    ) -> reqwest::Result<reqwest::Response> {
+        self.http
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(&self.token)
+            .send()
+            .await
+    }
+
+    async fn json(&self, method: reqwest::Method, path: &str) -> (u16, Value) {
+        let response = self.call(method, path).await.expect("answers");
+        let status = response.status().as_u16();
+        (status, response.json().await.expect("JSON"))
+    }
+
+    async fn status(&self, id: &str) -> Value {
+        let (code, body) = self
+            .json(reqwest::Method::GET, &format!("/v1/requests/{id}/status"))
+            .await;
+        assert_eq!(code, 200, "{body}");
+        body
+    }
+
+    async fn result(&self, id: &str) -> Value {
+        let (code, body) = self
+            .json(reqwest::Method::GET, &format!("/v1/requests/{id}/result"))
+            .await;
+        assert_eq!(code, 200, "{body}");
+        body
+    }
+
+    async fn cancel(&self, id: &str) -> (u16, Value) {
+        self.json(reqwest::Method::POST, &format!("/v1/requests/{id}/cancel"))
+            .await
+    }
+
+    /// Polls result until the job is finished.
+    async fn finished(&self, id: &str) -> Value {
+        eventually(LIMIT, || async {
+            let body = self.result(id).await;
+            let status = body["status"].as_str().unwrap_or_default().to_string();
+            (!["in_queue", "in_progress"].contains(&status.as_str())).then_some(body)
+        })
+        .await
+    }
+
+    /// Polls status until it reports `wanted`.
+    async fn reaches(&self, id: &str, wanted: &str) -> Value {
+        eventually(LIMIT, || async {
+            let body = self.status(id).await;
+            (body["status"] == wanted).then_some(body)
+        })
+        .await
+    }
+}
+
+fn fast() -> EmulatorConfig {
+    EmulatorConfig::default().time_scale(10_000.0)
+}
+
+/// One worker busy for an hour: the first job runs, later ones queue.
+fn one_busy_worker() -> EmulatorConfig {
+    EmulatorConfig::default()
+        .workers(1)
+        .queue_delay(Duration::ZERO)
+        .run_time(RunTime::Fixed(Duration::from_secs(3600)))
+}
+
+#[tokio::test]
+async fn a_missing_or_wrong_token_gets_401_with_runcomfy_error_body() {
+    let emulator = Emulator::start(fast().token("secret"))
+        .await
+        .expect("starts");
+    let http = reqwest::Client::new();
+    let url = format!("{}/v1/requests/x/status", emulator.base_url());
+    for request in [
+        http.get(&url),
+        http.get(&url).bearer_auth("wrong"),
+        http.get(&url).header("Authorization", "secret"),
+    ] {
+        let response = request.send().await.expect("answers");
+        assert_eq!(response.status(), 401);
+        let body: Value = response.json().await.expect("JSON");
+        assert_eq!(body["error_code"], 400004);
+        assert!(
+            body["error_message"]
+                .as_str()
+                .expect("message")
+                .contains("token")
+        );
+    }
+    let submit = http
+        .post(format!("{}/v1/models/{MODEL}", emulator.base_url()))
+        .json(&json!({"prompt": "x"}))
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(submit.status(), 401);
+    let counters = emulator.counters();
+    assert_eq!(counters.unauthorized, 4);
+    assert_eq!(counters.submits_accepted, 0);
+}
+
+#[tokio::test]
+async fn submit_validates_against_the_schema_and_prose_rules() {
+    let emulator = Emulator::start(fast()).await.expect("starts");
+    let api = Api::new(&emulator);
+    let response = api
+        .submit_raw(&json!({
+            "duration": 99,
+            "aspect_ratio": "4:3",
+            "multi_prompt": [{"prompt": "a", "duration": 4}, {"prompt": "b", "duration": 5}]
+        }))
+        .await
+        .expect("answers");
+    assert_eq!(response.status(), 422);
+    let body: Value = response.json().await.expect("JSON");
+    assert_eq!(body["error_code"], 422001);
+    let detail = body["detail"].as_array().expect("a detail array");
+    let entries: Vec<(Value, &str)> = detail
+        .iter()
+        .map(|d| (d["loc"].clone(), d["type"].as_str().expect("type")))
+        .collect();
+    assert_eq!(
+        entries,
+        [
+            (json!(["body", "prompt"]), "required"),
+            (json!(["body", "aspect_ratio"]), "enum"),
+            (json!(["body", "duration"]), "maximum"),
+            (
+                json!(["body", "multi_prompt"]),
+                "multi_prompt_duration_mismatch"
+            ),
+        ]
+    );
+    assert!(
+        detail[3]["msg"]
+            .as_str()
+            .expect("msg")
+            .contains("add up to 9 s but duration is 99 s")
+    );
+
+    let item = api
+        .submit_raw(&json!({"prompt": "x", "duration": 5, "multi_prompt": [{"prompt": "a", "duration": 2}, {"prompt": "b", "duration": 3}]}))
+        .await
+        .expect("answers");
+    let body: Value = item.json().await.expect("JSON");
+    assert_eq!(
+        body["detail"][0]["loc"],
+        json!(["body", "multi_prompt", 0, "duration"])
+    );
+
+    let not_json = api
+        .http
+        .post(format!("{}/v1/models/{MODEL}", api.base))
+        .bearer_auth(&api.token)
+        .body("{not json")
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(not_json.status(), 422);
+    assert_eq!(emulator.counters().submits_accepted, 0);
+}
+
+#[tokio::test]
+async fn unknown_models_and_request_ids_get_runcomfy_errors() {
+    let emulator = Emulator::start(fast()).await.expect("starts");
+    let api = Api::new(&emulator);
+    let response = api
+        .http
+        .post(format!("{}/v1/models/acme/no-such-model", api.base))
+        .bearer_auth(&api.token)
+        .json(&json!({"prompt": "x"}))
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(response.status(), 400);
+    assert_eq!(
+        response.json::<Value>().await.expect("JSON")["error_code"],
+        400001
+    );
+    for (method, path) in [
+        (reqwest::Method::GET, "/v1/requests/nope/status"),
+        (reqwest::Method::GET, "/v1/requests/nope/result"),
+        (reqwest::Method::POST, "/v1/requests/nope/cancel"),
+    ] {
+        let (code, body) = api.json(method, path).await;
+        assert_eq!(
+            (code, body["error_code"].clone()),
+            (404, json!(404001)),
+            "{path}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn jobs_queue_run_and_complete_with_a_playable_video() {
+    let emulator = Emulator::start(fast()).await.expect("starts");
+    let api = Api::new(&emulator);
+    for (ratio, size) in [
+        ("16:9", (256, 144)),
+        ("9:16", (144, 256)),
+        ("1:1", (192, 192)),
+    ] {
+        let id = api
+            .submit(json!({"prompt": "a fox", "aspect_ratio": ratio}))
+            .await;
+        let result = api.finished(&id).await;
+        assert_eq!(result["status"], "completed");
+        assert_eq!(result["request_id"], id.as_str());
+        assert!(
+            result["created_at"]
+                .as_str()
+                .expect("created_at")
+                .ends_with('Z')
+        );
+        assert!(
+            result["finished_at"].as_str().expect("finished_at")
+                >= result["created_at"].as_str().expect("created_at")
+        );
+        assert_eq!(result["error"], Value::Null);
+        let url = result["output"]["video"].as_str().expect("a video URL");
+        assert!(url.starts_with(&emulator.files_base_url()), "{url}");
+        assert_ne!(
+            emulator.files_base_url(),
+            emulator.base_url(),
+            "files come from another host"
+        );
+        let response = reqwest::get(url).await.expect("download");
+        assert_eq!(response.status(), 200);
+        assert_eq!(response.headers()["content-type"], "video/mp4");
+        let bytes = response.bytes().await.expect("body");
+        assert_eq!(assert_playable_mp4(&bytes), size, "{ratio}");
+    }
+    let counters = emulator.counters();
+    assert_eq!(counters.submits_accepted, 3);
+    assert_eq!(counters.jobs.completed, 3);
+    assert!(counters.bytes_served > 3 * 10_000);
+    assert_eq!(counters.file_requests_with_authorization, 0);
+}
+
+#[tokio::test]
+async fn queued_jobs_report_their_position_and_running_ones_an_instance() {
+    let emulator = Emulator::start(one_busy_worker()).await.expect("starts");
+    let api = Api::new(&emulator);
+    let first = api.submit(json!({"prompt": "a"})).await;
+    let running = api.reaches(&first, "in_progress").await;
+    assert!(running["instance_id"].is_string());
+    assert!(running.get("queue_position").is_none());
+    let second = api.submit(json!({"prompt": "b"})).await;
+    let third = api.submit(json!({"prompt": "c"})).await;
+    let second_status = api.status(&second).await;
+    assert_eq!(second_status["status"], "in_queue");
+    assert_eq!(second_status["queue_position"], 0);
+    assert_eq!(api.status(&third).await["queue_position"], 1);
+    assert!(
+        second_status["status_url"]
+            .as_str()
+            .expect("url")
+            .ends_with(&format!("/v1/requests/{second}/status"))
+    );
+
+    // Result answers the current status while the job is not finished.
+    let pending = api.result(&third).await;
+    assert_eq!(pending["status"], "in_queue");
+    assert!(pending.get("output").is_none());
+
+    // Cancel: queued jobs are cancelled, the running one is not.
+    let (code, cancelled) = api.cancel(&second).await;
+    assert_eq!(code, 200);
+    assert_eq!(
+        (cancelled["outcome"].as_str(), cancelled["status"].as_str()),
+        (Some("cancelled"), Some("cancelled"))
+    );
+    assert_eq!(
+        api.status(&third).await["queue_position"],
+        0,
+        "the queue moved up"
+    );
+    let (_, again) = api.cancel(&second).await;
+    assert_eq!(again["outcome"], "cancelled", "cancel is idempotent");
+    let (_, refused) = api.cancel(&first).await;
+    assert_eq!(refused["outcome"], "not_cancellable");
+    assert_eq!(refused["status"], "in_progress");
+    let cancelled_result = api.result(&second).await;
+    assert_eq!(cancelled_result["status"], "cancelled");
+    assert_eq!(cancelled_result["output"], Value::Null);
+
+    let counters = emulator.counters();
+    assert_eq!(
+        (
+            counters.jobs.in_progress,
+            counters.jobs.in_queue,
+            counters.jobs.cancelled
+        ),
+        (1, 1, 1)
+    );
+    assert_eq!(counters.requests.cancel, 3);
+    assert_eq!(counters.requests.submit, 3);
+}
+
+#[tokio::test]
+async fn run_time_follows_the_requested_duration() {
+    // 10 emulated minutes per video second at 10,000x: a 3 s video runs
+    // 180 ms of real time, a 15 s video 900 ms. Sleeps never end early, so
+    // these lower bounds hold however slow the machine is.
+    let config = EmulatorConfig::default()
+        .queue_delay(Duration::ZERO)
+        .run_time(RunTime::PerVideoSecond(Duration::from_secs(600)))
+        .time_scale(10_000.0);
+    let emulator = Emulator::start(config).await.expect("starts");
+    let api = Api::new(&emulator);
+    let short = api.submit(json!({"prompt": "a", "duration": 3})).await;
+    let long = api.submit(json!({"prompt": "a", "duration": 15})).await;
+    let elapsed = |result: Value| {
+        let at = |key: &str| {
+            humantime::parse_rfc3339(result[key].as_str().expect("a timestamp")).expect("RFC 3339")
+        };
+        at("finished_at")
+            .duration_since(at("created_at"))
+            .expect("finished after created")
+    };
+    assert!(elapsed(api.finished(&short).await) >= Duration::from_millis(180));
+    assert!(elapsed(api.finished(&long).await) >= Duration::from_millis(900));
+}
+
+#[tokio::test]
+async fn a_two_minute_job_runs_in_milliseconds_at_a_high_time_scale() {
+    let config = EmulatorConfig::default()
+        .queue_delay(Duration::from_secs(30))
+        .run_time(RunTime::Fixed(Duration::from_secs(120)))
+        .time_scale(10_000.0);
+    let emulator = Emulator::start(config).await.expect("starts");
+    let api = Api::new(&emulator);
+    let id = api.submit(json!({"prompt": "a"})).await;
+    let started = std::time::Instant::now();
+    assert_eq!(api.finished(&id).await["status"], "completed");
+    // 150 emulated seconds at 10,000x is 15 ms; allow the machine plenty.
+    assert!(started.elapsed() < LIMIT);
+}
+
+#[tokio::test]
+async fn the_same_seed_gives_the_same_request_ids() {
+    let mut runs = Vec::new();
+    for _ in 0..2 {
+        let emulator = Emulator::start(fast().seed(42)).await.expect("starts");
+        let api = Api::new(&emulator);
+        let mut ids = Vec::new();
+        for _ in 0..3 {
+            ids.push(api.submit(json!({"prompt": "a"})).await);
+        }
+        runs.push(ids);
+    }
+    assert_eq!(runs[0], runs[1]);
+    let other = Emulator::start(fast().seed(43)).await.expect("starts");
+    assert_ne!(
+        Api::new(&other).submit(json!({"prompt": "a"})).await,
+        runs[0][0]
+    );
+}
+
+#[tokio::test]
+async fn model_info_returns_the_published_schema() {
+    let emulator = Emulator::start(fast()).await.expect("starts");
+    let api = Api::new(&emulator);
+    let (code, body) = api
+        .json(reqwest::Method::GET, &format!("/v1/models/{MODEL}"))
+        .await;
+    assert_eq!(code, 200);
+    let published: Value = serde_json::from_str(include_str!(
+        "../schema/models/kling/kling-3.0/standard/text-to-video/input.json"
+    ))
+    .expect("JSON");
+    assert_eq!(body["input_schema"], published);
+    assert_eq!(
+        body["input_schema"]["properties"]["cfg_scale"]["type"], "float",
+        "un-normalised"
+    );
+    assert_eq!(body["output_schema"]["output"]["type"], "object");
+    assert_eq!(emulator.counters().requests.model, 1);
+}
+
+#[tokio::test]
+async fn finished_jobs_expire_beyond_the_retention_limit() {
+    let emulator = Emulator::start(fast().max_retained_jobs(2))
+        .await
+        .expect("starts");
+    let api = Api::new(&emulator);
+    let mut ids = Vec::new();
+    for _ in 0..3 {
+        let id = api.submit(json!({"prompt": "a"})).await;
+        api.finished(&id).await;
+        ids.push(id);
+    }
+    let (code, body) = api
+        .json(
+            reqwest::Method::GET,
+            &format!("/v1/requests/{}/result", ids[0]),
+        )
+        .await;
+    assert_eq!((code, body["error_code"].clone()), (404, json!(404001)));
+    assert_eq!(api.result(&ids[2]).await["status"], "completed");
+}
+
+#[tokio::test]
+async fn files_honour_range_requests() {
+    let emulator = Emulator::start(fast()).await.expect("starts");
+    let api = Api::new(&emulator);
+    let id = api.submit(json!({"prompt": "a"})).await;
+    let url = api.finished(&id).await["output"]["video"]
+        .as_str()
+        .expect("url")
+        .to_string();
+    let whole = reqwest::get(&url)
+        .await
+        .expect("get")
+        .bytes()
+        .await
+        .expect("body");
+    let http = reqwest::Client::new();
+    let part = http
+        .get(&url)
+        .header("Range", "bytes=100-199")
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(part.status(), 206);
+    assert_eq!(
+        part.headers()["content-range"],
+        format!("bytes 100-199/{}", whole.len())
+    );
+    assert_eq!(part.bytes().await.expect("body"), whole.slice(100..200));
+    let beyond = http
+        .get(&url)
+        .header("Range", format!("bytes={}-", whole.len()))
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(beyond.status(), 416);
+    let unknown = http
+        .get(format!("{}/files/nope.mp4", emulator.files_base_url()))
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(unknown.status(), 404);
+}
+
+// ---- faults ----
+
+#[tokio::test]
+async fn latency_delays_the_answer() {
+    let emulator = Emulator::start(fast()).await.expect("starts");
+    let api = Api::new(&emulator);
+    let id = api.submit(json!({"prompt": "a"})).await;
+    emulator
+        .fail_next(Endpoint::Status, 1, Fault::Latency { millis: 200 })
+        .expect("applies");
+    let started = std::time::Instant::now();
+    api.status(&id).await;
+    assert!(started.elapsed() >= Duration::from_millis(200));
+}
+
+#[tokio::test]
+async fn rate_limiting_answers_429_with_retry_after_and_does_not_accept() {
+    let emulator = Emulator::start(fast()).await.expect("starts");
+    let api = Api::new(&emulator);
+    emulator
+        .fail_next(
+            Endpoint::Submit,
+            1,
+            Fault::RateLimited {
+                retry_after_secs: 7,
+            },
+        )
+        .expect("applies");
+    let response = api
+        .submit_raw(&json!({"prompt": "a"}))
+        .await
+        .expect("answers");
+    assert_eq!(response.status(), 429);
+    assert_eq!(response.headers()["retry-after"], "7");
+    assert_eq!(emulator.counters().submits_accepted, 0);
+    api.submit(json!({"prompt": "a"})).await;
+    assert_eq!(emulator.counters().submits_accepted, 1);
+}
+
+#[tokio::test]
+async fn server_errors_answer_500_json_and_gateway_pages() {
+    let emulator = Emulator::start(fast()).await.expect("starts");
+    let api = Api::new(&emulator);
+    let id = api.submit(json!({"prompt": "a"})).await;
+    for status in [500u16, 502, 503, 504] {
+        emulator
+            .fail_next(Endpoint::Status, 1, Fault::HttpError { status })
+            .expect("applies");
+        let response = api
+            .call(reqwest::Method::GET, &format!("/v1/requests/{id}/status"))
+            .await
+            .expect("answers");
+        assert_eq!(response.status().as_u16(), status);
+        let text = response.text().await.expect("body");
+        if status == 500 {
+            assert_eq!(
+                serde_json::from_str::<Value>(&text).expect("JSON")["error_code"],
+                500001
+            );
+        } else {
+            assert!(text.starts_with("<html>"), "{text}");
+        }
+    }
+    api.status(&id).await;
+}
+
+#[tokio::test]
+async fn malformed_json_and_errors_in_200_bodies() {
+    let emulator = Emulator::start(fast()).await.expect("starts");
+    let api = Api::new(&emulator);
+    let id = api.submit(json!({"prompt": "a"})).await;
+    emulator
+        .fail_next(Endpoint::Result, 1, Fault::MalformedJson)
+        .expect("applies");
+    let response = api
+        .call(reqwest::Method::GET, &format!("/v1/requests/{id}/result"))
+        .await
+        .expect("answers");
+    assert_eq!(response.status(), 200);
+    assert!(serde_json::from_str::<Value>(&response.text().await.expect("body")).is_err());
+
+    emulator
+        .fail_next(
+            Endpoint::Status,
+            1,
+            Fault::ErrorIn200 {
+                error_code: 500001,
+                message: "upstream busy".into(),
+            },
+        )
+        .expect("applies");
+    let (code, body) = api
+        .json(reqwest::Method::GET, &format!("/v1/requests/{id}/status"))
+        .await;
+    assert_eq!(code, 200);
+    assert_eq!(
+        body,
+        json!({"error_code": 500001, "error_message": "upstream busy"})
+    );
+}
+
+#[tokio::test]
+async fn a_truncated_body_fails_to_read() {
+    let emulator = Emulator::start(fast()).await.expect("starts");
+    let api = Api::new(&emulator);
+    let id = api.submit(json!({"prompt": "a"})).await;
+    emulator
+        .fail_next(Endpoint::Status, 1, Fault::TruncatedBody)
+        .expect("applies");
+    let response = api
+        .call(reqwest::Method::GET, &format!("/v1/requests/{id}/status"))
+        .await
+        .expect("headers arrive");
+    assert_eq!(response.status(), 200);
+    assert!(response.bytes().await.is_err(), "the body is cut off");
+    api.status(&id).await;
+}
+
+#[tokio::test]
+async fn a_connection_reset_on_submit_loses_the_answer_but_not_the_job() {
+    let emulator = Emulator::start(fast()).await.expect("starts");
+    let api = Api::new(&emulator);
+    emulator
+        .fail_next(Endpoint::Submit, 1, Fault::ConnectionReset)
+        .expect("applies");
+    let error = api
+        .submit_raw(&json!({"prompt": "a"}))
+        .await
+        .expect_err("no answer");
+    assert!(!error.is_status());
+    let counters = emulator.counters();
+    assert_eq!(
+        (counters.requests.submit, counters.submits_accepted),
+        (1, 1),
+        "accepted, paid, answer lost"
+    );
+
+    let id = api.submit(json!({"prompt": "a"})).await;
+    emulator
+        .fail_next(Endpoint::Status, 1, Fault::ConnectionReset)
+        .expect("applies");
+    assert!(
+        api.call(reqwest::Method::GET, &format!("/v1/requests/{id}/status"))
+            .await
+            .is_err()
+    );
+}
+
+#[tokio::test]
+async fn a_job_can_be_made_to_fail_with_an_error() {
+    let emulator = Emulator::start(fast()).await.expect("starts");
+    let api = Api::new(&emulator);
+    emulator
+        .fail_next(
+            Endpoint::Submit,
+            1,
+            Fault::JobFails {
+                message: "content policy violation".into(),
+            },
+        )
+        .expect("applies");
+    let id = api.submit(json!({"prompt": "a"})).await;
+    let result = api.finished(&id).await;
+    assert_eq!(result["status"], "failed");
+    assert_eq!(result["error"], "content policy violation");
+    assert_eq!(result["output"], Value::Null);
+    assert_eq!(api.status(&id).await["status"], "failed");
+    assert_eq!(emulator.counters().jobs.failed, 1);
+}
+
+#[tokio::test]
+async fn alternate_spellings_succeeded_and_canceled() {
+    let emulator = Emulator::start(one_busy_worker()).await.expect("starts");
+    let api = Api::new(&emulator);
+    api.submit(json!({"prompt": "busy"})).await;
+    emulator
+        .fail_next(Endpoint::Submit, 1, Fault::AlternateSpellings)
+        .expect("applies");
+    let queued = api.submit(json!({"prompt": "a"})).await;
+    let (_, cancel) = api.cancel(&queued).await;
+    assert_eq!(cancel["status"], "canceled");
+    assert_eq!(api.status(&queued).await["status"], "canceled");
+
+    let fast = Emulator::start(fast()).await.expect("starts");
+    let api = Api::new(&fast);
+    fast.fail_next(Endpoint::Submit, 1, Fault::AlternateSpellings)
+        .expect("applies");
+    let id = api.submit(json!({"prompt": "a"})).await;
+    assert_eq!(api.finished(&id).await["status"], "succeeded");
+}
+
+#[tokio::test]
+async fn an_unknown_status_value_while_running() {
+    let emulator = Emulator::start(one_busy_worker()).await.expect("starts");
+    let api = Api::new(&emulator);
+    emulator
+        .fail_next(
+            Endpoint::Submit,
+            1,
+            Fault::UnknownStatus {
+                status: "warming_up".into(),
+            },
+        )
+        .expect("applies");
+    let id = api.submit(json!({"prompt": "a"})).await;
+    api.reaches(&id, "warming_up").await;
+}
+
+#[tokio::test]
+async fn downloads_can_stop_half_way_or_ignore_range() {
+    let emulator = Emulator::start(fast()).await.expect("starts");
+    let api = Api::new(&emulator);
+    let id = api.submit(json!({"prompt": "a"})).await;
+    let url = api.finished(&id).await["output"]["video"]
+        .as_str()
+        .expect("url")
+        .to_string();
+    let whole = reqwest::get(&url)
+        .await
+        .expect("get")
+        .bytes()
+        .await
+        .expect("body");
+
+    emulator
+        .fail_next(Endpoint::File, 1, Fault::StopHalfway)
+        .expect("applies");
+    let response = reqwest::get(&url).await.expect("headers arrive");
+    assert_eq!(response.content_length(), Some(whole.len() as u64));
+    let mut stream = response.bytes_stream();
+    let mut received = 0;
+    let mut failed = false;
+    while let Some(chunk) = stream.next().await {
+        match chunk {
+            Ok(bytes) => received += bytes.len(),
+            Err(_) => failed = true,
+        }
+    }
+    assert!(failed, "the download breaks off");
+    assert_eq!(received, whole.len() / 2);
+
+    emulator
+        .fail_next(Endpoint::File, 1, Fault::IgnoreRange)
+        .expect("applies");
+    let response = reqwest::Client::new()
+        .get(&url)
+        .header("Range", "bytes=100-")
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(response.status(), 200, "Range ignored");
+    assert_eq!(response.bytes().await.expect("body"), whole);
+}
+
+#[tokio::test]
+async fn rate_based_faults_are_seeded_and_cleared() {
+    let count_failures = |seed| async move {
+        let emulator = Emulator::start(fast().seed(seed)).await.expect("starts");
+        let api = Api::new(&emulator);
+        let id = api.submit(json!({"prompt": "a"})).await;
+        emulator
+            .fail_at_rate(Endpoint::Status, 0.5, Fault::HttpError { status: 503 })
+            .expect("applies");
+        let mut pattern = Vec::new();
+        for _ in 0..40 {
+            let response = api
+                .call(reqwest::Method::GET, &format!("/v1/requests/{id}/status"))
+                .await
+                .expect("answers");
+            pattern.push(response.status() == 503);
+        }
+        emulator.clear_faults();
+        api.status(&id).await;
+        pattern
+    };
+    let first = count_failures(9).await;
+    assert_eq!(first, count_failures(9).await, "same seed, same faults");
+    let failures = first.iter().filter(|f| **f).count();
+    assert!((8..=32).contains(&failures), "{failures} of 40");
+}
+
+#[tokio::test]
+async fn faults_are_scriptable_over_http() {
+    let emulator = Emulator::start(fast()).await.expect("starts");
+    let api = Api::new(&emulator);
+    let http = reqwest::Client::new();
+    let script =
+        json!({"endpoint": "status", "fault": {"type": "http_error", "status": 503}, "count": 1});
+    let added = http
+        .post(format!("{}/_emulator/faults", api.base))
+        .json(&script)
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(added.status(), 204);
+    let id = api.submit(json!({"prompt": "a"})).await;
+    let faulted = api
+        .call(reqwest::Method::GET, &format!("/v1/requests/{id}/status"))
+        .await
+        .expect("answers");
+    assert_eq!(faulted.status(), 503);
+    api.status(&id).await;
+
+    let misplaced = json!({"endpoint": "status", "fault": {"type": "ignore_range"}, "count": 1});
+    let refused = http
+        .post(format!("{}/_emulator/faults", api.base))
+        .json(&misplaced)
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(refused.status(), 400);
+
+    let counters: Value = http
+        .get(format!("{}/_emulator/counters", api.base))
+        .send()
+        .await
+        .expect("answers")
+        .json()
+        .await
+        .expect("JSON");
+    assert_eq!(counters["requests"]["status"], 2);
+    assert_eq!(counters["submits_accepted"], 1);
+    let cleared = http
+        .delete(format!("{}/_emulator/faults", api.base))
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(cleared.status(), 204);
+}

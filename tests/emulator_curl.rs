@@ -1,0 +1,261 @@
+//! The seed page's own curl commands (submit, status, result, cancel), with
+//! only the host changed, against the standalone emulator, with real curl.
+#![cfg(feature = "emulator")]
+
+mod common;
+
+use serde_json::Value;
+use std::io::{BufRead, BufReader, Read};
+use std::process::{Child, Command, Stdio};
+
+const SEED_HOST: &str = "https://model-api.runcomfy.net";
+
+/// The standalone emulator, killed on drop.
+struct Standalone {
+    child: Child,
+    base: String,
+}
+
+impl Standalone {
+    fn start(args: &[&str]) -> Self {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_runcomfy-emulator"))
+            // The seed's commands send the placeholder `<token>` verbatim.
+            .args(["--port", "0", "--token", "<token>"])
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("the emulator binary starts");
+        let mut line = String::new();
+        BufReader::new(child.stdout.as_mut().expect("piped stdout"))
+            .read_line(&mut line)
+            .expect("the emulator prints its address");
+        let base = line
+            .split_whitespace()
+            .find(|w| w.starts_with("http://"))
+            .unwrap_or_else(|| panic!("no URL in {line:?}"))
+            .to_string();
+        Self { child, base }
+    }
+
+    /// Stops the emulator and returns what it logged.
+    fn stop(mut self) -> String {
+        self.child.kill().expect("kill");
+        self.child.wait().expect("wait");
+        let mut log = String::new();
+        if let Some(stderr) = self.child.stderr.as_mut() {
+            stderr.read_to_string(&mut log).expect("read log");
+        }
+        log
+    }
+}
+
+impl Drop for Standalone {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The curl commands on the seed page, in page order, each one complete
+/// (continuation lines and the quoted `--data` body included).
+fn seed_curl_commands() -> Vec<String> {
+    let page = include_str!("fixtures/seed-page.txt");
+    let mut commands = Vec::new();
+    let mut current: Option<String> = None;
+    for line in page.lines() {
+        match current.as_mut() {
+            None if line.trim_start().starts_with("curl ") => current = Some(String::new()),
+            None => continue,
+            Some(_) => {}
+        }
+        let command = current.as_mut().expect("inside a command");
+        command.push_str(line);
+        command.push('\n');
+        let in_data = command.contains("--data '") && !line.trim_end().ends_with('\'');
+        if !line.trim_end().ends_with('\\') && !in_data {
+            commands.push(current.take().expect("a command"));
+        }
+    }
+    commands
+}
+
+/// Splits a seed command into curl's arguments, as a shell would.
+///
+/// The page's submit command is not valid shell: the apostrophe in
+/// "girl's" closes its single-quoted `--data`. The page means the JSON
+/// between `--data '` and the command's last `'`, so that is what this
+/// passes to curl, verbatim.
+fn curl_arguments(command: &str) -> Vec<String> {
+    let joined = command.replace("\\\n", " ");
+    let mut args = Vec::new();
+    let mut rest = joined.trim();
+    while !rest.is_empty() {
+        let (arg, after) = if let Some(quoted) = rest.strip_prefix('\'') {
+            let end = quoted.rfind('\'').expect("a closing quote");
+            (&quoted[..end], &quoted[end + 1..])
+        } else if let Some(quoted) = rest.strip_prefix('"') {
+            let end = quoted.find('"').expect("a closing quote");
+            (&quoted[..end], &quoted[end + 1..])
+        } else {
+            let end = rest.find(char::is_whitespace).unwrap_or(rest.len());
+            (&rest[..end], &rest[end..])
+        };
+        args.push(arg.to_string());
+        rest = after.trim_start();
+    }
+    assert_eq!(args.first().map(String::as_str), Some("curl"));
+    args.remove(0);
+    args
+}
+
+/// The seed's command for `method` on `path_end`.
+fn seed_command(method: &str, path_end: &str) -> String {
+    seed_curl_commands()
+        .into_iter()
+        .find(|c| c.contains(&format!("--request {method}")) && c.contains(path_end))
+        .unwrap_or_else(|| panic!("the seed has a {method} ...{path_end} command"))
+}
+
+/// Runs a seed command with only the host (and the request id placeholder)
+/// replaced; returns the JSON it printed.
+fn run(command: &str, base: &str, request_id: Option<&str>) -> Value {
+    let mut command = command.replace(SEED_HOST, base);
+    if let Some(id) = request_id {
+        command = command.replace("{request_id}", id);
+    }
+    let output = Command::new("curl")
+        .args(curl_arguments(&command))
+        .args(["--silent", "--show-error"])
+        .output()
+        .expect("curl runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "curl failed: {}\n{stdout}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {stdout}"))
+}
+
+#[test]
+fn the_seed_page_has_the_four_queue_commands() {
+    let commands = seed_curl_commands();
+    assert_eq!(
+        commands.len(),
+        5,
+        "quickstart submit plus submit, status, result, cancel"
+    );
+    assert!(commands.iter().all(|c| c.contains(SEED_HOST)));
+    let submit = curl_arguments(&commands[1]);
+    let body = &submit[submit.iter().position(|a| a == "--data").expect("--data") + 1];
+    let body: Value = serde_json::from_str(body).expect("the --data body is JSON");
+    let fixture: Value =
+        serde_json::from_str(include_str!("fixtures/kling-3.0-seed-example.json")).expect("JSON");
+    assert_eq!(body, fixture);
+    assert_eq!(
+        curl_arguments(&commands[3]),
+        [
+            "--request",
+            "GET",
+            "--url",
+            "https://model-api.runcomfy.net/v1/requests/{request_id}/result",
+            "--header",
+            "Authorization: Bearer <token>"
+        ]
+    );
+}
+
+#[test]
+fn seed_commands_work_against_the_standalone_emulator() {
+    // One worker, busy for an hour with the first job: the second job stays
+    // queued, so cancel has something to cancel.
+    let emulator =
+        Standalone::start(&["--workers", "1", "--queue-delay", "0", "--run-time", "3600"]);
+    let submit = seed_command("POST", "text-to-video");
+    let (status, result, cancel) = (
+        seed_command("GET", "/status"),
+        seed_command("GET", "/result"),
+        seed_command("POST", "/cancel"),
+    );
+
+    let first = run(&submit, &emulator.base, None);
+    let first_id = first["request_id"]
+        .as_str()
+        .expect("request id")
+        .to_string();
+    assert!(
+        first["status_url"]
+            .as_str()
+            .expect("status_url")
+            .starts_with(&emulator.base)
+    );
+    assert!(first["cancel_url"].is_string());
+    let running = common_poll(|| {
+        let body = run(&status, &emulator.base, Some(&first_id));
+        (body["status"] == "in_progress").then_some(body)
+    });
+    assert_eq!(running["request_id"], first_id.as_str());
+
+    let second = run(&submit, &emulator.base, None);
+    let second_id = second["request_id"]
+        .as_str()
+        .expect("request id")
+        .to_string();
+    let queued = run(&status, &emulator.base, Some(&second_id));
+    assert_eq!(
+        (queued["status"].as_str(), queued["queue_position"].as_u64()),
+        (Some("in_queue"), Some(0))
+    );
+
+    let pending = run(&result, &emulator.base, Some(&first_id));
+    assert_eq!(
+        pending["status"], "in_progress",
+        "result answers the status while running"
+    );
+
+    let cancelled = run(&cancel, &emulator.base, Some(&second_id));
+    assert_eq!(cancelled["outcome"], "cancelled");
+    let refused = run(&cancel, &emulator.base, Some(&first_id));
+    assert_eq!(refused["outcome"], "not_cancellable");
+
+    let log = emulator.stop();
+    assert!(
+        log.contains("path=\"/v1/requests/"),
+        "each request is logged:\n{log}"
+    );
+    assert!(log.contains("/cancel\" status=200"), "{log}");
+}
+
+#[test]
+fn seed_commands_fetch_a_finished_result_and_its_video() {
+    let emulator = Standalone::start(&["--queue-delay", "0", "--run-time", "0", "--quiet"]);
+    let submitted = run(&seed_command("POST", "text-to-video"), &emulator.base, None);
+    let id = submitted["request_id"]
+        .as_str()
+        .expect("request id")
+        .to_string();
+    let result = seed_command("GET", "/result");
+    let finished = common_poll(|| {
+        let body = run(&result, &emulator.base, Some(&id));
+        (body["status"] == "completed").then_some(body)
+    });
+    let video = finished["output"]["video"].as_str().expect("video URL");
+    let download = Command::new("curl")
+        .args(["--silent", "--show-error", "--fail", video])
+        .output()
+        .expect("curl runs");
+    assert!(download.status.success());
+    assert_eq!(common::assert_playable_mp4(&download.stdout), (256, 144));
+}
+
+/// Retries `check` every 10 ms, for at most 10 s.
+fn common_poll<T>(mut check: impl FnMut() -> Option<T>) -> T {
+    for _ in 0..1000 {
+        if let Some(value) = check() {
+            return value;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    panic!("condition not met within 10 s");
+}
