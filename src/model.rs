@@ -10,7 +10,7 @@ use serde::de::DeserializeOwned;
 /// implements this trait (for Kling 3.0 text-to-video,
 /// [`TextToVideo`](crate::models::kling::kling_3_0::standard::text_to_video::TextToVideo)),
 /// so that code such as the client's `submit` can be generic over models.
-pub trait Model {
+pub trait Model: 'static {
     /// The request body.
     type Input: Serialize + DeserializeOwned + Clone + std::fmt::Debug + Send + Sync + 'static;
     /// The result's `output`.

@@ -90,7 +90,11 @@ fn a_new_schema_folder_yields_a_new_typed_module() {
         .nth(3) // <target>/debug/deps/extra_model-<hash>
         .expect("test binaries live in <target>/<profile>/deps");
     // The same features as this build, so that no dependency is rebuilt.
-    let features = if cfg!(feature = "emulator") { "emulator" } else { "" };
+    let features = if cfg!(feature = "emulator") {
+        "emulator"
+    } else {
+        ""
+    };
     let output = Command::new(env!("CARGO"))
         .args(["run", "--offline", "--quiet", "--example", "uses_new_model"])
         .args(["--features", features])

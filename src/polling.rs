@@ -1,0 +1,730 @@
+//! Waiting for a job: the polling schedule, deadlines, progress reports.
+//!
+//! A wait polls the job's status on a schedule set by a [`PollPolicy`]
+//! (by default [`BackoffPolling`]: 0.5 s growing by 1.5x to a 5 s cap, with
+//! ±10 % jitter), sleeps at least as long as a `Retry-After` the server sent,
+//! rides out transient errors (up to
+//! [`max_consecutive_errors`](WaitOptions::max_consecutive_errors) in a row)
+//! and stops at the caller's deadline with [`Error::TimedOut`]. Stopping,
+//! timing out or dropping a wait never cancels the job unless the caller
+//! asked for [`cancel_on_deadline`](WaitOptions::cancel_on_deadline).
+//!
+//! Progress (a new status, a new queue position) is reported as a `Stream`
+//! of [`WaitEvent`]s ([`Job::watch`](crate::Job::watch)) and through an
+//! optional callback ([`WaitOptions::on_progress`]).
+//!
+//! All timing goes through `tokio::time`, so tests can run a wait on a
+//! paused clock.
+
+use crate::error::Error;
+use crate::status::Status;
+use futures::Stream;
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// What a poll policy knows when it picks the next delay.
+#[derive(Debug, Clone)]
+pub struct PollState<'a> {
+    /// The model the job runs.
+    pub model_id: &'a str,
+    /// Status polls made so far (at least 1).
+    pub polls: u32,
+    /// Time since the wait began.
+    pub elapsed: Duration,
+    /// Time since the status last changed.
+    pub since_change: Duration,
+    /// The last status seen.
+    pub status: &'a Status,
+}
+
+/// Decides how long to wait before the next status poll.
+///
+/// Implement it to plug in another schedule, for instance one that learns
+/// typical run times from earlier jobs through
+/// [`job_finished`](Self::job_finished).
+pub trait PollPolicy: Send + Sync + fmt::Debug {
+    /// The delay before the next poll.
+    fn next_delay(&self, state: &PollState<'_>) -> Duration;
+
+    /// Called once a waited-for job completes, with how long the wait took.
+    fn job_finished(&self, _model_id: &str, _elapsed: Duration) {}
+}
+
+/// The default schedule: a short first delay growing geometrically to a
+/// cap, with jitter. Quick jobs are noticed quickly; long ones cost few
+/// requests.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BackoffPolling {
+    /// The first delay.
+    pub initial: Duration,
+    /// Each delay is the previous one times this.
+    pub factor: f64,
+    /// The longest delay.
+    pub max: Duration,
+    /// Each delay varies randomly by up to this fraction either way.
+    pub jitter: f64,
+}
+
+impl Default for BackoffPolling {
+    /// 0.5 s, then x1.5 per poll up to 5 s, ±10 %.
+    fn default() -> Self {
+        Self {
+            initial: Duration::from_millis(500),
+            factor: 1.5,
+            max: Duration::from_secs(5),
+            jitter: 0.1,
+        }
+    }
+}
+
+impl PollPolicy for BackoffPolling {
+    fn next_delay(&self, state: &PollState<'_>) -> Duration {
+        let exponent = state.polls.saturating_sub(1).min(64) as i32;
+        let base = self
+            .initial
+            .mul_f64(self.factor.max(1.0).powi(exponent))
+            .min(self.max);
+        let jitter = self.jitter.clamp(0.0, 1.0);
+        let spread = 1.0 + jitter * (fastrand::f64() * 2.0 - 1.0);
+        base.mul_f64(spread)
+    }
+}
+
+/// The same delay every time (as RunComfy's CLI does with 2 s).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FixedPolling(pub Duration);
+
+impl PollPolicy for FixedPolling {
+    fn next_delay(&self, _state: &PollState<'_>) -> Duration {
+        self.0
+    }
+}
+
+/// A report on a waited-for job.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Progress {
+    /// The job.
+    pub request_id: String,
+    /// Its status now.
+    pub status: Status,
+    /// Time since the wait began.
+    pub elapsed: Duration,
+    /// Status polls made so far.
+    pub polls: u32,
+}
+
+/// What a wait yields: progress, then one final outcome.
+#[derive(Debug)]
+pub enum WaitEvent<T> {
+    /// The status changed (including the first status seen).
+    Progress(Progress),
+    /// The wait is over.
+    Finished(Result<T, Error>),
+}
+
+/// A progress callback.
+pub type ProgressCallback = Arc<dyn Fn(&Progress) + Send + Sync>;
+
+/// How to wait: deadline, schedule, progress callback.
+#[derive(Clone)]
+pub struct WaitOptions {
+    pub(crate) deadline: Duration,
+    pub(crate) cancel_on_deadline: bool,
+    pub(crate) poll: Option<Arc<dyn PollPolicy>>,
+    pub(crate) on_progress: Option<ProgressCallback>,
+    pub(crate) max_consecutive_errors: u32,
+}
+
+impl fmt::Debug for WaitOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WaitOptions")
+            .field("deadline", &self.deadline)
+            .field("cancel_on_deadline", &self.cancel_on_deadline)
+            .field("poll", &self.poll)
+            .field("on_progress", &self.on_progress.is_some())
+            .field("max_consecutive_errors", &self.max_consecutive_errors)
+            .finish()
+    }
+}
+
+impl Default for WaitOptions {
+    /// A 30-minute deadline, the client's poll policy, no callback, no
+    /// cancel on deadline, 10 transient errors in a row tolerated.
+    fn default() -> Self {
+        Self {
+            deadline: Self::DEFAULT_DEADLINE,
+            cancel_on_deadline: false,
+            poll: None,
+            on_progress: None,
+            max_consecutive_errors: 10,
+        }
+    }
+}
+
+impl WaitOptions {
+    /// The deadline used unless set: long enough for a queued 15 s video.
+    pub const DEFAULT_DEADLINE: Duration = Duration::from_secs(30 * 60);
+
+    /// Options with the defaults.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Give up waiting after this long.
+    pub fn deadline(mut self, deadline: Duration) -> Self {
+        self.deadline = deadline;
+        self
+    }
+
+    /// Cancel the job when the deadline passes (it only works while the
+    /// job is queued; RunComfy cannot cancel a running job).
+    pub fn cancel_on_deadline(mut self, cancel: bool) -> Self {
+        self.cancel_on_deadline = cancel;
+        self
+    }
+
+    /// Poll on this schedule instead of the client's.
+    pub fn poll_policy(mut self, policy: Arc<dyn PollPolicy>) -> Self {
+        self.poll = Some(policy);
+        self
+    }
+
+    /// Call this on every status change.
+    pub fn on_progress(mut self, callback: impl Fn(&Progress) + Send + Sync + 'static) -> Self {
+        self.on_progress = Some(Arc::new(callback));
+        self
+    }
+
+    /// How many transient errors in a row a wait rides out before giving
+    /// up with the last one.
+    pub fn max_consecutive_errors(mut self, errors: u32) -> Self {
+        self.max_consecutive_errors = errors;
+        self
+    }
+}
+
+/// What a wait needs from a job: status, the final result, cancel.
+pub(crate) trait Pollable: Send + Sync {
+    /// The final result's type.
+    type Output: Send;
+    /// The job's request id.
+    fn request_id(&self) -> &str;
+    /// The job's model.
+    fn model_id(&self) -> &str;
+    /// One status call.
+    fn poll_status(&self) -> impl Future<Output = Result<Status, Error>> + Send;
+    /// The result of a completed job (or the error of a failed one).
+    fn finish(&self, status: Status) -> impl Future<Output = Result<Self::Output, Error>> + Send;
+    /// One cancel call (for cancel on deadline).
+    fn cancel_now(&self) -> impl Future<Output = Result<(), Error>> + Send;
+}
+
+/// The state of one wait, advanced one event at a time.
+struct Waiter<P: Pollable> {
+    job: P,
+    options: WaitOptions,
+    policy: Arc<dyn PollPolicy>,
+    started: Instant,
+    changed_at: Instant,
+    polls: u32,
+    errors: u32,
+    last: Option<Status>,
+    last_retry_after: Option<Duration>,
+    done: bool,
+}
+
+impl<P: Pollable> Waiter<P> {
+    async fn next_event(&mut self) -> Option<WaitEvent<P::Output>> {
+        if self.done {
+            return None;
+        }
+        loop {
+            if self.polls > 0 {
+                let retry_after = self.last_retry_after.take();
+                let state = PollState {
+                    model_id: self.job.model_id(),
+                    polls: self.polls,
+                    elapsed: self.started.elapsed(),
+                    since_change: self.changed_at.elapsed(),
+                    status: self
+                        .last
+                        .as_ref()
+                        .unwrap_or(&Status::InQueue { position: None }),
+                };
+                let mut delay = self.policy.next_delay(&state);
+                if let Some(asked) = retry_after {
+                    delay = delay.max(asked);
+                }
+                let deadline = self.started + self.options.deadline;
+                if Instant::now() + delay > deadline {
+                    tokio::time::sleep_until(deadline).await;
+                    return Some(self.finish_with(self.timed_out().await));
+                }
+                tokio::time::sleep(delay).await;
+            }
+            self.polls += 1;
+            match self.job.poll_status().await {
+                Ok(status) => {
+                    self.errors = 0;
+                    let changed = self.last.as_ref() != Some(&status);
+                    if changed {
+                        self.changed_at = Instant::now();
+                        self.last = Some(status.clone());
+                        let progress = Progress {
+                            request_id: self.job.request_id().to_string(),
+                            status: status.clone(),
+                            elapsed: self.started.elapsed(),
+                            polls: self.polls,
+                        };
+                        if let Some(callback) = &self.options.on_progress {
+                            callback(&progress);
+                        }
+                        if !status.is_terminal() {
+                            return Some(WaitEvent::Progress(progress));
+                        }
+                    }
+                    if status.is_terminal() {
+                        let outcome = self.job.finish(status.clone()).await;
+                        if status == Status::Completed && outcome.is_ok() {
+                            self.policy
+                                .job_finished(self.job.model_id(), self.started.elapsed());
+                        }
+                        return Some(self.finish_with(outcome));
+                    }
+                }
+                Err(error)
+                    if error.is_transient()
+                        && self.errors < self.options.max_consecutive_errors =>
+                {
+                    self.errors += 1;
+                    self.last_retry_after = error.retry_after();
+                    tracing::debug!(request_id = self.job.request_id(), %error, "transient error while waiting");
+                }
+                Err(error) => return Some(self.finish_with(Err(error))),
+            }
+        }
+    }
+
+    fn finish_with(&mut self, outcome: Result<P::Output, Error>) -> WaitEvent<P::Output> {
+        self.done = true;
+        WaitEvent::Finished(outcome)
+    }
+
+    async fn timed_out(&self) -> Result<P::Output, Error> {
+        let cancelled = self.options.cancel_on_deadline && self.job.cancel_now().await.is_ok();
+        Err(Error::TimedOut {
+            request_id: self.job.request_id().to_string(),
+            waited: self.started.elapsed(),
+            last_status: self
+                .last
+                .clone()
+                .unwrap_or(Status::InQueue { position: None }),
+            cancelled,
+        })
+    }
+}
+
+/// The events of a wait on `job`: progress, then the outcome.
+pub(crate) fn watch<P: Pollable + 'static>(
+    job: P,
+    options: WaitOptions,
+    default_policy: Arc<dyn PollPolicy>,
+) -> impl Stream<Item = WaitEvent<P::Output>> + Send
+where
+    P::Output: 'static,
+{
+    let now = Instant::now();
+    let waiter = Waiter {
+        policy: options.poll.clone().unwrap_or(default_policy),
+        job,
+        options,
+        started: now,
+        changed_at: now,
+        polls: 0,
+        errors: 0,
+        last: None,
+        last_retry_after: None,
+        done: false,
+    };
+    futures::stream::unfold(waiter, |mut waiter| async move {
+        let event = waiter.next_event().await?;
+        Some((event, waiter))
+    })
+}
+
+/// Waits for `job` to finish, reporting progress through the callback only.
+pub(crate) async fn wait<P: Pollable + 'static>(
+    job: P,
+    options: WaitOptions,
+    default_policy: Arc<dyn PollPolicy>,
+) -> Result<P::Output, Error>
+where
+    P::Output: 'static,
+{
+    use futures::StreamExt;
+    let events = watch(job, options, default_policy);
+    futures::pin_mut!(events);
+    while let Some(event) = events.next().await {
+        if let WaitEvent::Finished(outcome) = event {
+            return outcome;
+        }
+    }
+    unreachable!("a wait always ends with a Finished event")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use futures::StreamExt;
+    use std::collections::VecDeque;
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    /// A job whose status calls answer from a script (the last answer
+    /// repeats) and record when they were made.
+    #[derive(Clone, Default)]
+    struct Scripted {
+        answers: Arc<Mutex<VecDeque<Result<Status, Error>>>>,
+        polled_at: Arc<Mutex<Vec<Instant>>>,
+        cancels: Arc<AtomicU32>,
+    }
+
+    impl Scripted {
+        fn new(answers: Vec<Result<Status, Error>>) -> Self {
+            Self {
+                answers: Arc::new(Mutex::new(answers.into())),
+                ..Self::default()
+            }
+        }
+
+        /// Delays between consecutive polls.
+        fn gaps(&self) -> Vec<Duration> {
+            let at = self.polled_at.lock().expect("lock");
+            at.windows(2).map(|w| w[1] - w[0]).collect()
+        }
+    }
+
+    impl Pollable for Scripted {
+        type Output = &'static str;
+
+        fn request_id(&self) -> &str {
+            "req-1"
+        }
+
+        fn model_id(&self) -> &str {
+            "test/model"
+        }
+
+        async fn poll_status(&self) -> Result<Status, Error> {
+            self.polled_at.lock().expect("lock").push(Instant::now());
+            let mut answers = self.answers.lock().expect("lock");
+            if answers.len() > 1 {
+                answers.pop_front().expect("not empty")
+            } else {
+                match answers.front().expect("a last answer") {
+                    Ok(status) => Ok(status.clone()),
+                    Err(_) => Err(Error::Config("repeated error".into())),
+                }
+            }
+        }
+
+        async fn finish(&self, status: Status) -> Result<&'static str, Error> {
+            match status {
+                Status::Completed => Ok("the video"),
+                _ => Err(Error::JobCancelled {
+                    request_id: "req-1".into(),
+                }),
+            }
+        }
+
+        async fn cancel_now(&self) -> Result<(), Error> {
+            self.cancels.fetch_add(1, Ordering::SeqCst);
+            Ok(())
+        }
+    }
+
+    fn no_jitter() -> Arc<dyn PollPolicy> {
+        Arc::new(BackoffPolling {
+            jitter: 0.0,
+            ..BackoffPolling::default()
+        })
+    }
+
+    fn running(n: usize) -> Vec<Result<Status, Error>> {
+        (0..n).map(|_| Ok(Status::InProgress)).collect()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_default_schedule_grows_from_half_a_second_to_five() {
+        let mut script = running(10);
+        script.push(Ok(Status::Completed));
+        let job = Scripted::new(script);
+        let outcome = wait(job.clone(), WaitOptions::new(), no_jitter()).await;
+        assert_eq!(outcome.expect("completes"), "the video");
+        let expected = [
+            500.0, 750.0, 1125.0, 1687.5, 2531.25, 3796.875, 5000.0, 5000.0, 5000.0, 5000.0,
+        ];
+        let gaps = job.gaps();
+        assert_eq!(gaps.len(), expected.len());
+        for (gap, want) in gaps.iter().zip(expected) {
+            // The paused clock rounds timers to whole milliseconds.
+            assert!(
+                (gap.as_secs_f64() * 1000.0 - want).abs() <= 1.0,
+                "{gap:?} vs {want} ms"
+            );
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn jitter_stays_within_its_bounds() {
+        let policy = BackoffPolling::default();
+        let status = Status::InProgress;
+        for polls in 1..50 {
+            let state = PollState {
+                model_id: "m",
+                polls,
+                elapsed: Duration::ZERO,
+                since_change: Duration::ZERO,
+                status: &status,
+            };
+            let delay = policy.next_delay(&state);
+            let base = BackoffPolling {
+                jitter: 0.0,
+                ..policy.clone()
+            }
+            .next_delay(&state);
+            assert!(
+                delay >= base.mul_f64(0.9) && delay <= base.mul_f64(1.1),
+                "{delay:?} vs {base:?}"
+            );
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_fixed_schedule_polls_at_a_fixed_rate() {
+        let mut script = running(4);
+        script.push(Ok(Status::Completed));
+        let job = Scripted::new(script);
+        let options =
+            WaitOptions::new().poll_policy(Arc::new(FixedPolling(Duration::from_secs(2))));
+        wait(job.clone(), options, no_jitter())
+            .await
+            .expect("completes");
+        assert!(job.gaps().iter().all(|g| *g == Duration::from_secs(2)));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn retry_after_is_honoured_between_polls() {
+        let rate_limited = Error::RateLimited {
+            retry_after: Some(Duration::from_secs(7)),
+            message: String::new(),
+            request_id: None,
+        };
+        let job = Scripted::new(vec![
+            Ok(Status::InProgress),
+            Err(rate_limited),
+            Ok(Status::Completed),
+        ]);
+        wait(job.clone(), WaitOptions::new(), no_jitter())
+            .await
+            .expect("completes");
+        let gaps = job.gaps();
+        assert_eq!(gaps[0], Duration::from_millis(500));
+        assert_eq!(
+            gaps[1],
+            Duration::from_secs(7),
+            "waited for Retry-After, not 750 ms"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_deadline_stops_the_wait_but_not_the_job() {
+        let job = Scripted::new(running(1));
+        let started = Instant::now();
+        let outcome = wait(
+            job.clone(),
+            WaitOptions::new().deadline(Duration::from_secs(60)),
+            no_jitter(),
+        )
+        .await;
+        match outcome {
+            Err(Error::TimedOut {
+                request_id,
+                waited,
+                last_status,
+                cancelled,
+            }) => {
+                assert_eq!(request_id, "req-1");
+                assert_eq!(waited, Duration::from_secs(60));
+                assert_eq!(last_status, Status::InProgress);
+                assert!(!cancelled);
+            }
+            other => panic!("expected a timeout, got {other:?}"),
+        }
+        assert_eq!(started.elapsed(), Duration::from_secs(60));
+        assert_eq!(
+            job.cancels.load(Ordering::SeqCst),
+            0,
+            "timing out never cancels unless asked"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn cancel_on_deadline_cancels() {
+        let job = Scripted::new(vec![Ok(Status::InQueue { position: Some(4) })]);
+        let options = WaitOptions::new()
+            .deadline(Duration::from_secs(10))
+            .cancel_on_deadline(true);
+        let outcome = wait(job.clone(), options, no_jitter()).await;
+        assert!(matches!(
+            outcome,
+            Err(Error::TimedOut {
+                cancelled: true,
+                ..
+            })
+        ));
+        assert_eq!(job.cancels.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn progress_is_a_stream_of_status_changes() {
+        let job = Scripted::new(vec![
+            Ok(Status::InQueue { position: Some(2) }),
+            Ok(Status::InQueue { position: Some(2) }),
+            Ok(Status::InQueue { position: Some(1) }),
+            Ok(Status::InProgress),
+            Ok(Status::Unknown {
+                value: "warming_up".into(),
+            }),
+            Ok(Status::InProgress),
+            Ok(Status::Completed),
+        ]);
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let recorder = seen.clone();
+        let options = WaitOptions::new()
+            .on_progress(move |p| recorder.lock().expect("lock").push(p.status.clone()));
+        let events: Vec<_> = watch(job, options, no_jitter()).collect().await;
+        let statuses: Vec<Status> = events
+            .iter()
+            .filter_map(|e| match e {
+                WaitEvent::Progress(p) => Some(p.status.clone()),
+                WaitEvent::Finished(_) => None,
+            })
+            .collect();
+        assert_eq!(
+            statuses,
+            [
+                Status::InQueue { position: Some(2) },
+                Status::InQueue { position: Some(1) },
+                Status::InProgress,
+                Status::Unknown {
+                    value: "warming_up".into()
+                },
+                Status::InProgress,
+            ]
+        );
+        assert!(matches!(
+            events.last(),
+            Some(WaitEvent::Finished(Ok("the video")))
+        ));
+        let called = seen.lock().expect("lock").clone();
+        assert_eq!(called.len(), 6, "the callback also sees the final status");
+        assert_eq!(called[5], Status::Completed);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn transient_errors_are_ridden_out_up_to_a_limit() {
+        let transient = || Error::Server {
+            status: 503,
+            code: None,
+            message: String::new(),
+            request_id: Some("req-1".into()),
+        };
+        let job = Scripted::new(vec![
+            Err(transient()),
+            Err(transient()),
+            Ok(Status::Completed),
+        ]);
+        assert!(wait(job, WaitOptions::new(), no_jitter()).await.is_ok());
+
+        let job = Scripted::new((0..5).map(|_| Err(transient())).collect());
+        let outcome = wait(
+            job.clone(),
+            WaitOptions::new().max_consecutive_errors(2),
+            no_jitter(),
+        )
+        .await;
+        assert!(matches!(outcome, Err(Error::Server { status: 503, .. })));
+        assert_eq!(job.polled_at.lock().expect("lock").len(), 3);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_permanent_error_ends_the_wait_at_once() {
+        let not_found = Error::NotFound {
+            status: 404,
+            code: Some(404001),
+            message: String::new(),
+            request_id: Some("req-1".into()),
+        };
+        let job = Scripted::new(vec![Err(not_found), Ok(Status::Completed)]);
+        assert!(matches!(
+            wait(job.clone(), WaitOptions::new(), no_jitter()).await,
+            Err(Error::NotFound { .. })
+        ));
+        assert_eq!(job.polled_at.lock().expect("lock").len(), 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn dropping_a_wait_does_not_cancel_the_job() {
+        let job = Scripted::new(running(1));
+        let events = watch(job.clone(), WaitOptions::new(), no_jitter());
+        futures::pin_mut!(events);
+        assert!(matches!(events.next().await, Some(WaitEvent::Progress(_))));
+        drop(events);
+        tokio::time::sleep(Duration::from_secs(3600)).await;
+        assert_eq!(job.cancels.load(Ordering::SeqCst), 0);
+        assert_eq!(
+            job.polled_at.lock().expect("lock").len(),
+            1,
+            "no polling after drop"
+        );
+    }
+
+    #[derive(Debug, Default)]
+    struct Learning {
+        finished: Mutex<Vec<(String, Duration)>>,
+    }
+
+    impl PollPolicy for Learning {
+        fn next_delay(&self, _state: &PollState<'_>) -> Duration {
+            Duration::from_secs(1)
+        }
+
+        fn job_finished(&self, model_id: &str, elapsed: Duration) {
+            self.finished
+                .lock()
+                .expect("lock")
+                .push((model_id.to_string(), elapsed));
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_policy_can_learn_from_finished_jobs() {
+        let learning = Arc::new(Learning::default());
+        let mut script = running(3);
+        script.push(Ok(Status::Completed));
+        wait(
+            Scripted::new(script),
+            WaitOptions::new().poll_policy(learning.clone()),
+            no_jitter(),
+        )
+        .await
+        .expect("completes");
+        assert_eq!(
+            *learning.finished.lock().expect("lock"),
+            [("test/model".to_string(), Duration::from_secs(3))]
+        );
+    }
+}
