@@ -679,8 +679,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn dropping_a_wait_does_not_cancel_the_job() {
         let job = Scripted::new(running(1));
-        let events = watch(job.clone(), WaitOptions::new(), no_jitter());
-        futures::pin_mut!(events);
+        let mut events = Box::pin(watch(job.clone(), WaitOptions::new(), no_jitter()));
         assert!(matches!(events.next().await, Some(WaitEvent::Progress(_))));
         drop(events);
         tokio::time::sleep(Duration::from_secs(3600)).await;
