@@ -543,23 +543,22 @@ fn prepare(
         };
         document_rules(object, !required.contains(name));
         let description = object.get("description").cloned();
-        let hoisted = |suffix: &str, taken: &mut BTreeSet<String>| {
+        // Moves `schema` into a definition named after the property (with
+        // the owner's name in front if that name is taken) and returns the
+        // definition's name.
+        let mut hoist = |schema: &Map<String, Value>, suffix: &str, pointer: String| {
             let base = format!("{}{suffix}", type_name(name));
-            let chosen = if taken.contains(&base) {
+            let def_name = if taken.contains(&base) {
                 format!("{owner}{base}")
             } else {
                 base
             };
-            taken.insert(chosen.clone());
-            chosen
-        };
-        if object.contains_key("enum") || is_object_schema(object) {
-            let def_name = hoisted("", taken);
+            taken.insert(def_name.clone());
             let def_schema = prepare(
-                &Value::Object(object.clone()),
+                &Value::Object(schema.clone()),
                 &def_name,
                 file,
-                &here,
+                &pointer,
                 taken,
                 defs,
             );
@@ -567,28 +566,17 @@ fn prepare(
                 name: def_name.clone(),
                 schema: def_schema,
                 file: file.to_path_buf(),
-                pointer: here,
+                pointer,
             });
+            def_name
+        };
+        if object.contains_key("enum") || is_object_schema(object) {
+            let def_name = hoist(object, "", here);
             *property = reference(&def_name, description);
         } else if let Some(items) = object.get("items").and_then(Value::as_object)
             && (items.contains_key("enum") || is_object_schema(items))
         {
-            let def_name = hoisted("Item", taken);
-            let item_pointer = format!("{here}/items");
-            let def_schema = prepare(
-                &Value::Object(items.clone()),
-                &def_name,
-                file,
-                &item_pointer,
-                taken,
-                defs,
-            );
-            defs.push(Definition {
-                name: def_name.clone(),
-                schema: def_schema,
-                file: file.to_path_buf(),
-                pointer: item_pointer,
-            });
+            let def_name = hoist(items, "Item", format!("{here}/items"));
             object.insert("items".into(), reference(&def_name, None));
         }
     }

@@ -848,3 +848,73 @@ async fn downloads_go_only_to_allowed_hosts() {
         }
     ));
 }
+
+#[tokio::test]
+async fn the_token_is_not_sent_through_an_api_redirect() {
+    use axum::http::{HeaderMap, StatusCode, header};
+    use axum::routing::get;
+    // A host that records whether anyone sent it a token.
+    let leaked = Arc::new(Mutex::new(Vec::<String>::new()));
+    let recorder = leaked.clone();
+    let thief = axum::Router::new().route(
+        "/{*path}",
+        get(move |headers: HeaderMap| {
+            let recorder = recorder.clone();
+            async move {
+                if let Some(value) = headers.get(header::AUTHORIZATION) {
+                    recorder
+                        .lock()
+                        .expect("lock")
+                        .push(value.to_str().unwrap_or_default().to_string());
+                }
+                StatusCode::OK
+            }
+        }),
+    );
+    let thief_listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let thief_url = format!("http://{}", thief_listener.local_addr().expect("addr"));
+    tokio::spawn(async move { axum::serve(thief_listener, thief).await });
+
+    // An "API" that redirects every call to it.
+    let target = thief_url.clone();
+    let api = axum::Router::new().route(
+        "/{*path}",
+        get(move || {
+            let target = target.clone();
+            async move {
+                (
+                    StatusCode::FOUND,
+                    [(header::LOCATION, format!("{target}/steal"))],
+                )
+            }
+        }),
+    );
+    let api_listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let api_url = format!("http://{}", api_listener.local_addr().expect("addr"));
+    tokio::spawn(async move { axum::serve(api_listener, api).await });
+
+    let client = Client::builder()
+        .token("sk-do-not-leak")
+        .base_url(api_url)
+        .retry(fast_retry())
+        .build()
+        .expect("builds");
+    let error = client
+        .job::<TextToVideo>("abc")
+        .expect("id")
+        .status()
+        .await
+        .expect_err("a redirect is not followed");
+    assert!(
+        matches!(error, Error::Refused { status: 302, .. }),
+        "{error:?}"
+    );
+    assert!(
+        leaked.lock().expect("lock").is_empty(),
+        "the token reached another host"
+    );
+}

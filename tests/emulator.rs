@@ -378,6 +378,18 @@ async fn run_time_follows_the_requested_duration() {
 }
 
 #[tokio::test]
+async fn run_time_can_be_set_per_model() {
+    let config = fast().model_run_time(MODEL, RunTime::Fixed(Duration::from_secs(100 * 3600)));
+    let emulator = Emulator::start(config).await.expect("starts");
+    let api = Api::new(&emulator);
+    let id = api.submit(json!({"prompt": "a", "duration": 3})).await;
+    // A hundred hours of emulated work at 10,000x: 36 s of real time; the job
+    // is still running when it is first seen running.
+    api.reaches(&id, "in_progress").await;
+    assert_eq!(api.status(&id).await["status"], "in_progress");
+}
+
+#[tokio::test]
 async fn a_two_minute_job_runs_in_milliseconds_at_a_high_time_scale() {
     let config = EmulatorConfig::default()
         .queue_delay(Duration::from_secs(30))

@@ -1,10 +1,10 @@
 //! The emulator's HTTP side: routes, handlers, fault injection and the
 //! connection loop (its own, so that a fault can drop a connection).
 
-use super::Shared;
 use super::faults::{Endpoint, Fault, FaultScript};
 use super::jobs::{self, CancelOutcome, JobBehaviour, JobState};
 use super::video::{self, Fixture};
+use super::{LockOrRecover, Shared};
 use crate::ModelDescriptor;
 use axum::Router;
 use axum::body::{Body, Bytes};
@@ -138,12 +138,8 @@ async fn inject_faults(State(shared): SharedState, mut request: Request, next: N
     };
     shared.counters.requests[endpoint as usize].fetch_add(1, Ordering::Relaxed);
     let fault = {
-        let mut rng = shared.rng.lock().unwrap_or_else(|p| p.into_inner());
-        shared
-            .faults
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .take(endpoint, &mut rng)
+        let mut rng = shared.rng.lock_or_recover();
+        shared.faults.lock_or_recover().take(endpoint, &mut rng)
     };
     let Some(fault) = fault else {
         return next.run(request).await;
@@ -361,8 +357,7 @@ async fn submit(
     let id = shared.new_request_id();
     shared
         .store
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
+        .lock_or_recover()
         .insert(id.clone(), behaviour, fixture);
     shared
         .counters
@@ -429,7 +424,7 @@ async fn status(
     if !authorized(&shared, &headers) {
         return unauthorized();
     }
-    let store = shared.store.lock().unwrap_or_else(|p| p.into_inner());
+    let store = shared.store.lock_or_recover();
     match store.get(&id) {
         Some(job) => axum::Json(jobs::status_body(&store, job, &shared.api_base)).into_response(),
         None => unknown_request(&id),
@@ -444,7 +439,7 @@ async fn result(
     if !authorized(&shared, &headers) {
         return unauthorized();
     }
-    let store = shared.store.lock().unwrap_or_else(|p| p.into_inner());
+    let store = shared.store.lock_or_recover();
     match store.get(&id) {
         Some(job) => axum::Json(jobs::result_body(
             &store,
@@ -465,7 +460,7 @@ async fn cancel(
     if !authorized(&shared, &headers) {
         return unauthorized();
     }
-    let mut store = shared.store.lock().unwrap_or_else(|p| p.into_inner());
+    let mut store = shared.store.lock_or_recover();
     let Some(outcome) = store.cancel(&id, shared.config.max_retained_jobs) else {
         return unknown_request(&id);
     };
@@ -490,7 +485,7 @@ async fn file(
             .fetch_add(1, Ordering::Relaxed);
     }
     let fixture = {
-        let store = shared.store.lock().unwrap_or_else(|p| p.into_inner());
+        let store = shared.store.lock_or_recover();
         let job = name.strip_suffix(".mp4").and_then(|id| store.get(id));
         match job {
             Some(job) if job.state == JobState::Completed => job.fixture,
@@ -555,23 +550,14 @@ async fn add_fault(
     State(shared): SharedState,
     axum::Json(script): axum::Json<FaultScript>,
 ) -> Response {
-    match shared
-        .faults
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .add(script)
-    {
+    match shared.faults.lock_or_recover().add(script) {
         Ok(()) => StatusCode::NO_CONTENT.into_response(),
         Err(e) => error_response(StatusCode::BAD_REQUEST, None, &e.to_string()),
     }
 }
 
 async fn clear_faults(State(shared): SharedState) -> StatusCode {
-    shared
-        .faults
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .clear();
+    shared.faults.lock_or_recover().clear();
     StatusCode::NO_CONTENT
 }
 

@@ -53,6 +53,18 @@ use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
+/// A poisoned lock (a panicked handler) still guards consistent data here:
+/// every critical section leaves the state whole before it could panic.
+trait LockOrRecover<T> {
+    fn lock_or_recover(&self) -> std::sync::MutexGuard<'_, T>;
+}
+
+impl<T> LockOrRecover<T> for Mutex<T> {
+    fn lock_or_recover(&self) -> std::sync::MutexGuard<'_, T> {
+        self.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
 /// A running emulator: an API server and a file server on loopback.
 ///
 /// Shut down when dropped.
@@ -190,11 +202,7 @@ impl Emulator {
 
     /// Scripts a fault.
     pub fn inject(&self, script: FaultScript) -> Result<(), FaultNotApplicable> {
-        self.shared
-            .faults
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .add(script)
+        self.shared.faults.lock_or_recover().add(script)
     }
 
     /// Makes the next `count` calls to `endpoint` (after any already
@@ -231,11 +239,7 @@ impl Emulator {
 
     /// Removes every scripted fault.
     pub fn clear_faults(&self) {
-        self.shared
-            .faults
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clear();
+        self.shared.faults.lock_or_recover().clear();
     }
 
     /// Stops the servers and every job.
@@ -274,11 +278,7 @@ impl Shared {
                 file: request(Endpoint::File),
             },
             submits_accepted: self.counters.submits_accepted.load(Ordering::Relaxed),
-            jobs: self
-                .store
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .counts(),
+            jobs: self.store.lock_or_recover().counts(),
             bytes_served: self.counters.bytes_served.load(Ordering::Relaxed),
             file_requests_with_authorization: self
                 .counters
@@ -290,7 +290,7 @@ impl Shared {
 
     /// A UUID-shaped id from the seeded RNG.
     fn new_request_id(&self) -> String {
-        let mut rng = self.rng.lock().unwrap_or_else(|p| p.into_inner());
+        let mut rng = self.rng.lock_or_recover();
         let hex: String = (0..32)
             .map(|_| char::from_digit(rng.u32(0..16), 16).expect("< 16"))
             .collect();
@@ -313,19 +313,13 @@ impl Shared {
                 let Ok(_worker) = shared.workers.clone().acquire_owned().await else {
                     return;
                 };
-                if !shared
-                    .store
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .start(&id)
-                {
+                if !shared.store.lock_or_recover().start(&id) {
                     return; // cancelled while queued
                 }
                 tokio::time::sleep(shared.config.scaled(run_time)).await;
                 shared
                     .store
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
+                    .lock_or_recover()
                     .finish(&id, shared.config.max_retained_jobs);
             };
             tokio::select! {
