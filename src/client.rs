@@ -1,8 +1,8 @@
 //! The client: configuration, submit, run, resume, download.
 
 use crate::Model;
-use crate::download::{DownloadPolicy, Downloader};
-use crate::error::{Error, ErrorAnswer, excerpt};
+use crate::download::{DownloadError, DownloadPolicy, Downloader};
+use crate::error::{ConfigError, Error, ErrorAnswer, excerpt};
 use crate::generated::api;
 use crate::job::{Job, JobResult, JobTicket};
 use crate::polling::{BackoffPolling, PollPolicy, WaitOptions};
@@ -105,11 +105,7 @@ impl Client {
         let model_id = M::DESCRIPTOR.id;
         let body = match M::DESCRIPTOR.validate_serialised(input)? {
             serde_json::Value::Object(map) => api::types::ModelInput(map),
-            _ => {
-                return Err(Error::Config(format!(
-                    "{model_id}: an input must serialise to a JSON object"
-                )));
-            }
+            _ => return Err(ConfigError::InputNotAnObject { model_id }.into()),
         };
         let answer = match self.inner.api.submit_request(model_id, &body).await {
             Ok(answer) => answer.into_inner(),
@@ -156,11 +152,12 @@ impl Client {
     pub fn resume<M: Model>(&self, ticket: JobTicket) -> Result<Job<M>, Error> {
         validate_request_id(&ticket.request_id)?;
         if ticket.model_id != M::DESCRIPTOR.id {
-            return Err(Error::Config(format!(
-                "ticket for {} resumed as {}",
-                ticket.model_id,
-                M::DESCRIPTOR.id
-            )));
+            return Err(ConfigError::TicketForAnotherModel {
+                request_id: ticket.request_id,
+                ticket_model: ticket.model_id,
+                requested_model: M::DESCRIPTOR.id,
+            }
+            .into());
         }
         Ok(Job::new(self.clone(), ticket))
     }
@@ -183,23 +180,40 @@ impl Client {
             })
     }
 
-    /// Downloads every file a result names (its output's URLs) into the
-    /// folder `destination`.
+    /// Downloads every file a result names (its output's URLs, each once)
+    /// into the folder `destination`, creating the folder if needed.
+    ///
+    /// Files are named after their URLs; where two URLs end in the same name,
+    /// the later ones get `-2`, `-3`, ... before the extension.
     pub async fn download_result<O: serde::Serialize>(
         &self,
         result: &JobResult<O>,
         destination: &Path,
     ) -> Result<Vec<PathBuf>, Error> {
+        let request_id = &result.request_id;
         let urls = result.urls();
         if urls.is_empty() {
             return Err(Error::MissingOutput {
-                request_id: result.request_id.clone(),
+                request_id: request_id.clone(),
                 missing: "a file URL".into(),
             });
         }
+        tokio::fs::create_dir_all(destination)
+            .await
+            .map_err(|source| Error::Download {
+                request_id: request_id.clone(),
+                source: DownloadError::Io {
+                    path: destination.to_path_buf(),
+                    source,
+                },
+            })?;
+        let names = crate::download::distinct_file_names(&urls);
         let mut paths = Vec::with_capacity(urls.len());
-        for url in urls {
-            paths.push(self.download(&url, destination, &result.request_id).await?);
+        for (url, name) in urls.iter().zip(names) {
+            paths.push(
+                self.download(url, &destination.join(name), request_id)
+                    .await?,
+            );
         }
         Ok(paths)
     }
@@ -254,7 +268,9 @@ pub(crate) async fn api_error(error: progenitor_client::Error<()>, request_id: &
             ..ErrorAnswer::default()
         }
         .into_error(Some(request_id)),
-        E::InvalidRequest(message) | E::Custom(message) => Error::Config(message),
+        E::InvalidRequest(message) | E::Custom(message) => {
+            ConfigError::InvalidRequest(message).into()
+        }
     }
 }
 
@@ -317,7 +333,9 @@ async fn submit_error(error: progenitor_client::Error<()>, model_id: &str) -> Er
             }
         }
         E::ErrorResponse(response) => unknown(format!("HTTP {}", response.status()), None),
-        E::InvalidRequest(message) | E::Custom(message) => Error::Config(message),
+        E::InvalidRequest(message) | E::Custom(message) => {
+            ConfigError::InvalidRequest(message).into()
+        }
     }
 }
 
@@ -377,11 +395,10 @@ impl ClientBuilder {
 
     /// Reads `RUNCOMFY_TOKEN` (required) and `RUNCOMFY_BASE_URL` (if set).
     pub fn from_env(mut self) -> Result<Self, Error> {
-        let token = std::env::var(TOKEN_ENV).map_err(|_| {
-            Error::Config(format!(
-                "{TOKEN_ENV} is not set: put your RunComfy API token in it"
-            ))
-        })?;
+        let token = std::env::var(TOKEN_ENV)
+            .ok()
+            .filter(|token| !token.trim().is_empty())
+            .ok_or(ConfigError::MissingToken)?;
         self.token = Some(SecretString::from(token));
         if let Ok(base_url) = std::env::var(BASE_URL_ENV) {
             self.base_url = base_url;
@@ -447,16 +464,18 @@ impl ClientBuilder {
 
     /// Builds the client.
     pub fn build(self) -> Result<Client, Error> {
-        let token = self.token.ok_or_else(|| {
-            Error::Config(format!("no API token: call .token(..) or set {TOKEN_ENV}"))
-        })?;
+        let token = self.token.ok_or(ConfigError::MissingToken)?;
+        if crate::transport::bearer_header(&token).is_none() {
+            return Err(ConfigError::TokenNotHeaderSafe.into());
+        }
         let base_url = self.base_url.trim_end_matches('/').to_string();
-        let origin = reqwest::Url::parse(&base_url)
-            .map_err(|e| Error::Config(format!("invalid base URL {base_url:?}: {e}")))?;
+        let invalid_base_url = |reason: String| ConfigError::InvalidBaseUrl {
+            url: base_url.clone(),
+            reason,
+        };
+        let origin = reqwest::Url::parse(&base_url).map_err(|e| invalid_base_url(e.to_string()))?;
         if !matches!(origin.scheme(), "https" | "http") {
-            return Err(Error::Config(format!(
-                "base URL {base_url:?} must be http or https"
-            )));
+            return Err(invalid_base_url("the scheme must be http or https".into()).into());
         }
         let http = match self.http {
             Some(http) => http,
@@ -467,7 +486,10 @@ impl ClientBuilder {
                 // The API does not redirect; never carry the token elsewhere.
                 .redirect(reqwest::redirect::Policy::none())
                 .build()
-                .map_err(|e| Error::Config(format!("cannot build the HTTP client: {e}")))?,
+                .map_err(|source| ConfigError::HttpClient {
+                    purpose: "API",
+                    source,
+                })?,
         };
         let downloader = Downloader::new(
             self.downloads,
@@ -475,7 +497,10 @@ impl ClientBuilder {
             self.download_read_timeout,
             &self.user_agent,
         )
-        .map_err(|e| Error::Config(format!("cannot build the download client: {e}")))?;
+        .map_err(|source| ConfigError::HttpClient {
+            purpose: "download",
+            source,
+        })?;
         let context = ApiContext {
             token,
             origin,
@@ -526,6 +551,18 @@ mod tests {
             .base_url("ftp://x")
             .build()
             .expect_err("bad scheme");
-        assert!(matches!(error, Error::Config(_)));
+        assert!(matches!(
+            error,
+            Error::Config(ConfigError::InvalidBaseUrl { .. })
+        ));
+        let error = Client::builder()
+            .token("sk-line\nbreak")
+            .build()
+            .expect_err("a newline cannot go in a header");
+        assert!(matches!(
+            error,
+            Error::Config(ConfigError::TokenNotHeaderSafe)
+        ));
+        assert!(!error.to_string().contains("sk-line"), "{error}");
     }
 }

@@ -14,7 +14,9 @@
 //! - resumes an interrupted transfer with `Range`, and starts over when the
 //!   server ignores `Range`;
 //! - names files after the URL's last path segment, sanitised to
-//!   `[A-Za-z0-9._-]`, and never overwrites an existing file unless asked.
+//!   `[A-Za-z0-9._-]`, and never overwrites an existing file unless asked;
+//! - leaves the file with the permissions any new file gets (the umask's),
+//!   not the private ones of a temporary file.
 
 use reqwest::Url;
 use reqwest::header::{CONTENT_RANGE, RANGE};
@@ -221,11 +223,13 @@ impl Downloader {
             path: target.clone(),
             source,
         };
-        let temp = tempfile::Builder::new()
-            .prefix(".runcomfy-")
-            .suffix(".part")
-            .tempfile_in(&folder)
-            .map_err(io)?;
+        let mut builder = tempfile::Builder::new();
+        builder.prefix(".runcomfy-").suffix(".part");
+        // A temporary file is private (0600); the video is an ordinary file
+        // that follows the umask, like any other the user writes.
+        #[cfg(unix)]
+        builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666));
+        let temp = builder.tempfile_in(&folder).map_err(io)?;
         let mut file = tokio::fs::File::from_std(temp.as_file().try_clone().map_err(io)?);
 
         self.transfer(&url, &mut file, &target).await?;
@@ -415,9 +419,59 @@ pub fn file_name_for(url: &Url) -> String {
     name
 }
 
+/// Local names for files downloaded together into one folder: each URL's
+/// [`file_name_for`], with `-2`, `-3`, ... before the extension where an
+/// earlier URL already took the name. Unparsable URLs keep a placeholder
+/// name (their download fails on the URL anyway).
+pub(crate) fn distinct_file_names(urls: &[String]) -> Vec<String> {
+    let mut taken = std::collections::HashSet::new();
+    urls.iter()
+        .map(|url| {
+            let name = Url::parse(url)
+                .map(|url| file_name_for(&url))
+                .unwrap_or_else(|_| "output".into());
+            let (stem, extension) = match name.rsplit_once('.') {
+                Some((stem, extension)) if !stem.is_empty() => (stem, format!(".{extension}")),
+                _ => (name.as_str(), String::new()),
+            };
+            let mut candidate = name.clone();
+            let mut n = 1;
+            while !taken.insert(candidate.clone()) {
+                n += 1;
+                candidate = format!("{stem}-{n}{extension}");
+            }
+            candidate
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn names_of_files_downloaded_together_do_not_collide() {
+        let urls = [
+            "https://cdn.runcomfy.net/a/output.mp4",
+            "https://cdn.runcomfy.net/b/output.mp4",
+            "https://cdn.runcomfy.net/c/output.mp4",
+            "https://cdn.runcomfy.net/c/poster.png",
+            "https://cdn.runcomfy.net/d/",
+            "https://cdn.runcomfy.net/e/",
+        ]
+        .map(String::from);
+        assert_eq!(
+            distinct_file_names(&urls),
+            [
+                "output.mp4",
+                "output-2.mp4",
+                "output-3.mp4",
+                "poster.png",
+                "output",
+                "output-2"
+            ]
+        );
+    }
 
     fn url(s: &str) -> Url {
         Url::parse(s).expect("URL")

@@ -191,9 +191,61 @@ pub enum Error {
     )]
     InvalidRequestId(String),
 
-    /// The client is misconfigured.
-    #[error("configuration error: {0}")]
-    Config(String),
+    /// The client is misconfigured, or a call was made with arguments that
+    /// cannot work; nothing was sent.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+}
+
+/// Why a client cannot be built, or a call cannot be made as configured.
+///
+/// Nothing reaches RunComfy when one of these is returned.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// No token was given and `RUNCOMFY_TOKEN` is not set.
+    #[error("no API token: call .token(..) or set RUNCOMFY_TOKEN")]
+    MissingToken,
+    /// The token holds characters an HTTP header cannot carry (a newline,
+    /// say); the token itself is not quoted.
+    #[error("the API token has characters an HTTP header cannot carry")]
+    TokenNotHeaderSafe,
+    /// The base URL is not an absolute `http`/`https` URL.
+    #[error("invalid base URL {url:?}: {reason}")]
+    InvalidBaseUrl {
+        /// The URL as given.
+        url: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// An HTTP client could not be built (for instance, no TLS backend).
+    #[error("cannot build the {purpose} HTTP client")]
+    HttpClient {
+        /// `API` or `download`.
+        purpose: &'static str,
+        /// What reqwest said.
+        #[source]
+        source: reqwest::Error,
+    },
+    /// A saved [`JobTicket`](crate::JobTicket) was resumed as another model.
+    #[error("job {request_id} runs {ticket_model}, not {requested_model}")]
+    TicketForAnotherModel {
+        /// The job.
+        request_id: String,
+        /// The model the ticket names.
+        ticket_model: String,
+        /// The model it was resumed as.
+        requested_model: &'static str,
+    },
+    /// A model input serialised to something other than a JSON object.
+    #[error("an input for {model_id} must serialise to a JSON object")]
+    InputNotAnObject {
+        /// The model.
+        model_id: &'static str,
+    },
+    /// The generated client could not build the request.
+    #[error("the request cannot be built: {0}")]
+    InvalidRequest(String),
 }
 
 fn code_suffix(code: Option<u64>) -> String {

@@ -83,12 +83,16 @@ pub struct JobResult<O> {
 }
 
 impl<O: Serialize> JobResult<O> {
-    /// Every `http(s)` URL in the output, in order (for Kling 3.0: the
-    /// video).
+    /// Every `http(s)` URL in the output, in order, each once (for Kling
+    /// 3.0: the video; a URL given both as `video` and in `videos` counts
+    /// once).
     pub fn urls(&self) -> Vec<String> {
         fn collect(value: &Value, out: &mut Vec<String>) {
             match value {
-                Value::String(s) if s.starts_with("https://") || s.starts_with("http://") => {
+                Value::String(s)
+                    if (s.starts_with("https://") || s.starts_with("http://"))
+                        && !out.contains(s) =>
+                {
                     out.push(s.clone())
                 }
                 Value::Array(items) => items.iter().for_each(|v| collect(v, out)),

@@ -19,7 +19,7 @@ pub mod validation;
 
 pub use client::{BASE_URL_ENV, Client, ClientBuilder, DEFAULT_BASE_URL, TOKEN_ENV};
 pub use download::{DownloadError, DownloadPolicy};
-pub use error::Error;
+pub use error::{ConfigError, Error};
 pub use generated::models;
 pub use job::{CancelOutcome, Job, JobResult, JobTicket, ResultState};
 pub use model::{Model, ModelDescriptor};

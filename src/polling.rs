@@ -425,7 +425,7 @@ mod tests {
             } else {
                 match answers.front().expect("a last answer") {
                     Ok(status) => Ok(status.clone()),
-                    Err(_) => Err(Error::Config("repeated error".into())),
+                    Err(error) => panic!("a script must not end on an error: {error}"),
                 }
             }
         }

@@ -2,7 +2,7 @@
 //! `ClientHooks`): add the bearer token for the API origin only, retry
 //! transient failures (see [`crate::retry`]), and trace each call.
 
-use crate::error::parse_retry_after;
+use crate::error::{ConfigError, parse_retry_after};
 use crate::retry::{Attempt, RetryPolicy, Verdict, verdict};
 use progenitor_client::{ClientHooks, ClientInfo, OperationInfo};
 use secrecy::{ExposeSecret, SecretString};
@@ -35,16 +35,10 @@ impl ClientHooks<ApiContext> for crate::generated::api::Client {
         if request.url().origin() != context.origin.origin() {
             return Ok(());
         }
-        let mut value = reqwest::header::HeaderValue::from_str(&format!(
-            "Bearer {}",
-            context.token.expose_secret()
-        ))
-        .map_err(|_| {
-            progenitor_client::Error::InvalidRequest(
-                "the API token has characters an HTTP header cannot carry".into(),
-            )
+        // The builder refused tokens a header cannot carry.
+        let value = bearer_header(&context.token).ok_or_else(|| {
+            progenitor_client::Error::InvalidRequest(ConfigError::TokenNotHeaderSafe.to_string())
         })?;
-        value.set_sensitive(true);
         request
             .headers_mut()
             .insert(reqwest::header::AUTHORIZATION, value);
@@ -72,6 +66,16 @@ impl ClientHooks<ApiContext> for crate::generated::api::Client {
         .instrument(span)
         .await
     }
+}
+
+/// The `Authorization` value for `token`, marked sensitive (so that `http`
+/// never prints it); `None` if the token cannot go in a header.
+pub(crate) fn bearer_header(token: &SecretString) -> Option<reqwest::header::HeaderValue> {
+    let mut value =
+        reqwest::header::HeaderValue::from_str(&format!("Bearer {}", token.expose_secret()))
+            .ok()?;
+    value.set_sensitive(true);
+    Some(value)
 }
 
 /// The request id in a `/v1/requests/{id}/...` URL, for tracing.

@@ -88,6 +88,23 @@ async fn run_then_download_produces_a_playable_mp4() {
     );
     // Nothing but the video in the folder: no temporary file left over.
     assert_eq!(std::fs::read_dir(folder.path()).expect("list").count(), 1);
+    #[cfg(unix)]
+    {
+        // The video gets the permissions any new file gets, not a
+        // temporary file's private 0600.
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |path: &std::path::Path| {
+            std::fs::metadata(path)
+                .expect("metadata")
+                .permissions()
+                .mode()
+                & 0o777
+        };
+        let ordinary = folder.path().join("ordinary");
+        std::fs::write(&ordinary, b"x").expect("writes");
+        assert_eq!(mode(&files[0]), mode(&ordinary));
+        std::fs::remove_file(&ordinary).expect("removes");
+    }
 
     let counters = emulator.counters();
     assert_eq!(
@@ -847,6 +864,39 @@ async fn downloads_go_only_to_allowed_hosts() {
             ..
         }
     ));
+}
+
+#[tokio::test]
+async fn each_file_of_a_result_is_downloaded_once_under_its_own_name() {
+    let emulator = Emulator::start(fast()).await.expect("starts");
+    let client = client_for(&emulator);
+    let mut result = client.run::<TextToVideo>(&fox()).await.expect("completes");
+    let video = result.output.video.clone().expect("a video URL");
+    // The same URL as `video` and in `videos`, and a second URL that ends
+    // in the same file name.
+    let twin = format!("{video}?copy=2");
+    result.output.videos = vec![video.clone(), twin];
+
+    let folder = tempfile::tempdir().expect("temp dir");
+    let destination = folder.path().join("not-yet-there");
+    let files = client
+        .download_result(&result, &destination)
+        .await
+        .expect("downloads");
+    let names: Vec<_> = files
+        .iter()
+        .map(|f| f.file_name().and_then(|n| n.to_str()).expect("a name"))
+        .collect();
+    let id = &result.request_id;
+    assert_eq!(names, [format!("{id}.mp4"), format!("{id}-2.mp4")]);
+    for file in &files {
+        assert_playable_mp4(&std::fs::read(file).expect("the file exists"));
+    }
+    assert_eq!(
+        emulator.counters().requests.file,
+        2,
+        "each URL fetched once"
+    );
 }
 
 #[tokio::test]
