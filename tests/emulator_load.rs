@@ -67,6 +67,7 @@ async fn a_thousand_concurrent_jobs_complete_without_errors_in_bounded_memory() 
         token: emulator.token().to_string(),
     };
     let before = resident_bytes();
+    let started = std::time::Instant::now();
 
     let ids: Vec<String> = futures::stream::iter(0..JOBS)
         .map(|i| api.submit(json!({"prompt": format!("job {i}"), "duration": 3 + (i % 13) as i64})))
@@ -86,6 +87,12 @@ async fn a_thousand_concurrent_jobs_complete_without_errors_in_bounded_memory() 
     assert_eq!(counters.jobs.completed, JOBS as u64);
     if let (Some(before), Some(after)) = (before, resident_bytes()) {
         let grown = after.saturating_sub(before);
+        // A figure for the record (`--nocapture`), not a timed assertion.
+        eprintln!(
+            "{JOBS} jobs in {:.2?}; resident memory grew by {:.1} MiB",
+            started.elapsed(),
+            grown as f64 / (1024.0 * 1024.0)
+        );
         assert!(
             grown < 64 * 1024 * 1024,
             "memory grew by {grown} bytes for {JOBS} jobs"
