@@ -142,15 +142,20 @@ async fn a_missing_or_wrong_token_gets_401_with_runcomfy_error_body() {
                 .contains("token")
         );
     }
-    let submit = http
-        .post(format!("{}/v1/models/{MODEL}", emulator.base_url()))
-        .json(&json!({"prompt": "x"}))
-        .send()
-        .await
-        .expect("answers");
-    assert_eq!(submit.status(), 401);
+    // Every endpoint of the queue protocol asks for the token.
+    let base = emulator.base_url();
+    for request in [
+        http.post(format!("{base}/v1/models/{MODEL}"))
+            .json(&json!({"prompt": "x"})),
+        http.get(format!("{base}/v1/models/{MODEL}")),
+        http.get(format!("{base}/v1/requests/x/result")),
+        http.post(format!("{base}/v1/requests/x/cancel")),
+    ] {
+        let response = request.send().await.expect("answers");
+        assert_eq!(response.status(), 401, "{}", response.url());
+    }
     let counters = emulator.counters();
-    assert_eq!(counters.unauthorized, 4);
+    assert_eq!(counters.unauthorized, 7);
     assert_eq!(counters.submits_accepted, 0);
 }
 

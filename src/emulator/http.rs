@@ -36,11 +36,17 @@ impl std::error::Error for DropConnection {}
 
 /// The API: the queue protocol plus `/_emulator/` for faults and counters.
 pub(crate) fn api_router(shared: Arc<Shared>) -> Router {
-    Router::new()
+    let queue_api = Router::new()
         .route("/v1/models/{*model_id}", post(submit).get(model_info))
         .route("/v1/requests/{request_id}/status", get(status))
         .route("/v1/requests/{request_id}/result", get(result))
         .route("/v1/requests/{request_id}/cancel", post(cancel))
+        .route_layer(middleware::from_fn_with_state(
+            shared.clone(),
+            require_token,
+        ));
+    Router::new()
+        .merge(queue_api)
         .route("/_emulator/faults", post(add_fault).delete(clear_faults))
         .route("/_emulator/counters", get(counters))
         .fallback(not_found)
@@ -280,16 +286,20 @@ fn unknown_request(id: &str) -> Response {
     )
 }
 
-fn authorized(shared: &Shared, headers: &HeaderMap) -> bool {
-    let presented = headers
+/// RunComfy's bearer auth, on every queue-protocol route: anything but the
+/// configured token gets 401 with code 400004.
+async fn require_token(State(shared): SharedState, request: Request, next: Next) -> Response {
+    let presented = request
+        .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "));
-    let ok = presented == Some(shared.config.token.as_str());
-    if !ok {
+    if presented == Some(shared.config.token.as_str()) {
+        next.run(request).await
+    } else {
         shared.counters.unauthorized.fetch_add(1, Ordering::Relaxed);
+        unauthorized()
     }
-    ok
 }
 
 async fn not_found() -> Response {
@@ -299,13 +309,9 @@ async fn not_found() -> Response {
 async fn submit(
     State(shared): SharedState,
     Path(model_id): Path<String>,
-    headers: HeaderMap,
     fault: Option<axum::Extension<InjectedFault>>,
     body: Bytes,
 ) -> Response {
-    if !authorized(&shared, &headers) {
-        return unauthorized();
-    }
     let Some(model) = ModelDescriptor::find(&model_id) else {
         return error_response(
             StatusCode::BAD_REQUEST,
@@ -392,14 +398,7 @@ fn validation_failed(detail: Value) -> Response {
         .into_response()
 }
 
-async fn model_info(
-    State(shared): SharedState,
-    Path(model_id): Path<String>,
-    headers: HeaderMap,
-) -> Response {
-    if !authorized(&shared, &headers) {
-        return unauthorized();
-    }
+async fn model_info(Path(model_id): Path<String>) -> Response {
     let Some(model) = ModelDescriptor::find(&model_id) else {
         return error_response(
             StatusCode::BAD_REQUEST,
@@ -416,14 +415,7 @@ async fn model_info(
     .into_response()
 }
 
-async fn status(
-    State(shared): SharedState,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-) -> Response {
-    if !authorized(&shared, &headers) {
-        return unauthorized();
-    }
+async fn status(State(shared): SharedState, Path(id): Path<String>) -> Response {
     let store = shared.store.lock_or_recover();
     match store.get(&id) {
         Some(job) => axum::Json(jobs::status_body(&store, job, &shared.api_base)).into_response(),
@@ -431,14 +423,7 @@ async fn status(
     }
 }
 
-async fn result(
-    State(shared): SharedState,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-) -> Response {
-    if !authorized(&shared, &headers) {
-        return unauthorized();
-    }
+async fn result(State(shared): SharedState, Path(id): Path<String>) -> Response {
     let store = shared.store.lock_or_recover();
     match store.get(&id) {
         Some(job) => axum::Json(jobs::result_body(
@@ -452,14 +437,7 @@ async fn result(
     }
 }
 
-async fn cancel(
-    State(shared): SharedState,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-) -> Response {
-    if !authorized(&shared, &headers) {
-        return unauthorized();
-    }
+async fn cancel(State(shared): SharedState, Path(id): Path<String>) -> Response {
     let mut store = shared.store.lock_or_recover();
     let Some(outcome) = store.cancel(&id, shared.config.max_retained_jobs) else {
         return unknown_request(&id);
