@@ -121,9 +121,9 @@ pub enum Error {
         missing: String,
     },
 
-    /// Waiting passed its deadline. The job goes on (unless cancel on
-    /// deadline was asked for); resume it with its request id.
-    #[error("gave up waiting for job {request_id} after {waited:?} (last status: {last_status}){}", if *cancelled { "; cancel was requested" } else { "; the job goes on" })]
+    /// Waiting passed its deadline. The job goes on unless `cancelled`
+    /// says otherwise; resume it with its request id.
+    #[error("gave up waiting for job {request_id} after {waited:?} (last status: {last_status}){}", if *cancelled { "; the job was cancelled" } else { "; the job goes on" })]
     TimedOut {
         /// The job.
         request_id: String,
@@ -131,7 +131,10 @@ pub enum Error {
         waited: Duration,
         /// The last status seen.
         last_status: Status,
-        /// Whether a cancel was sent (cancel on deadline).
+        /// Whether the job is now cancelled: cancel on deadline was asked
+        /// for and RunComfy cancelled it. False when it was not asked for,
+        /// when the job was already running (not cancellable) and when the
+        /// cancel call failed.
         cancelled: bool,
     },
 

@@ -325,7 +325,7 @@ impl<M: Model> Pollable for Job<M> {
         }
     }
 
-    async fn cancel_now(&self) -> Result<(), Error> {
-        self.cancel().await.map(|_| ())
+    async fn cancel_now(&self) -> Result<CancelOutcome, Error> {
+        self.cancel().await
     }
 }

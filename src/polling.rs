@@ -17,6 +17,7 @@
 //! paused clock.
 
 use crate::error::Error;
+use crate::job::CancelOutcome;
 use crate::status::Status;
 use futures::Stream;
 use std::fmt;
@@ -218,7 +219,7 @@ pub(crate) trait Pollable: Send + Sync {
     /// The result of a completed job (or the error of a failed one).
     fn finish(&self, status: Status) -> impl Future<Output = Result<Self::Output, Error>> + Send;
     /// One cancel call (for cancel on deadline).
-    fn cancel_now(&self) -> impl Future<Output = Result<(), Error>> + Send;
+    fn cancel_now(&self) -> impl Future<Output = Result<CancelOutcome, Error>> + Send;
 }
 
 /// The state of one wait, advanced one event at a time.
@@ -313,7 +314,8 @@ impl<P: Pollable> Waiter<P> {
     }
 
     async fn timed_out(&self) -> Result<P::Output, Error> {
-        let cancelled = self.options.cancel_on_deadline && self.job.cancel_now().await.is_ok();
+        let cancelled = self.options.cancel_on_deadline
+            && matches!(self.job.cancel_now().await, Ok(CancelOutcome::Cancelled));
         Err(Error::TimedOut {
             request_id: self.job.request_id().to_string(),
             waited: self.started.elapsed(),
@@ -439,9 +441,14 @@ mod tests {
             }
         }
 
-        async fn cancel_now(&self) -> Result<(), Error> {
+        async fn cancel_now(&self) -> Result<CancelOutcome, Error> {
             self.cancels.fetch_add(1, Ordering::SeqCst);
-            Ok(())
+            // Like RunComfy: only a queued job can be cancelled.
+            let answers = self.answers.lock().expect("lock");
+            Ok(match answers.front() {
+                Some(Ok(Status::InQueue { .. })) => CancelOutcome::Cancelled,
+                _ => CancelOutcome::NotCancellable,
+            })
         }
     }
 
@@ -586,6 +593,27 @@ mod tests {
             })
         ));
         assert_eq!(job.cancels.load(Ordering::SeqCst), 1);
+
+        // A running job cannot be cancelled: the error says it goes on.
+        let job = Scripted::new(running(1));
+        let options = WaitOptions::new()
+            .deadline(Duration::from_secs(10))
+            .cancel_on_deadline(true);
+        let error = wait(job.clone(), options, no_jitter())
+            .await
+            .expect_err("times out");
+        assert!(
+            matches!(
+                error,
+                Error::TimedOut {
+                    cancelled: false,
+                    ..
+                }
+            ),
+            "{error:?}"
+        );
+        assert!(error.to_string().ends_with("the job goes on"), "{error}");
+        assert_eq!(job.cancels.load(Ordering::SeqCst), 1, "a cancel was tried");
     }
 
     #[tokio::test(start_paused = true)]

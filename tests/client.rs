@@ -491,6 +491,28 @@ async fn waiting_times_out_without_cancelling_unless_asked() {
         "{error:?}"
     );
     assert_eq!(queued.status().await.expect("status"), Status::Cancelled);
+
+    // A running job cannot be cancelled: the timeout says it goes on.
+    let error = running
+        .wait_with(
+            WaitOptions::new()
+                .deadline(Duration::from_millis(100))
+                .cancel_on_deadline(true),
+        )
+        .await
+        .expect_err("an hour-long job");
+    assert!(
+        matches!(
+            error,
+            Error::TimedOut {
+                cancelled: false,
+                ..
+            }
+        ),
+        "{error:?}"
+    );
+    assert_eq!(emulator.counters().requests.cancel, 2);
+    assert_eq!(running.status().await.expect("status"), Status::InProgress);
 }
 
 #[tokio::test]
