@@ -5,7 +5,8 @@
 //! ±10 % jitter), sleeps at least as long as a `Retry-After` the server sent,
 //! rides out transient errors (up to
 //! [`max_consecutive_errors`](WaitOptions::max_consecutive_errors) in a row)
-//! and stops at the caller's deadline with [`Error::TimedOut`]. Stopping,
+//! and stops at the caller's deadline with [`Error::TimedOut`] (a status
+//! call still retrying at the deadline is abandoned there). Stopping,
 //! timing out or dropping a wait never cancels the job unless the caller
 //! asked for [`cancel_on_deadline`](WaitOptions::cancel_on_deadline).
 //!
@@ -266,7 +267,13 @@ impl<P: Pollable> Waiter<P> {
                 tokio::time::sleep(delay).await;
             }
             self.polls += 1;
-            match self.job.poll_status().await {
+            // A status call retries on its own (see `crate::retry`); the
+            // deadline bounds those retries too.
+            let deadline = self.started + self.options.deadline;
+            let Ok(polled) = tokio::time::timeout_at(deadline, self.job.poll_status()).await else {
+                return Some(self.finish_with(self.timed_out().await));
+            };
+            match polled {
                 Ok(status) => {
                     self.errors = 0;
                     let changed = self.last.as_ref() != Some(&status);
@@ -391,6 +398,8 @@ mod tests {
         answers: Arc<Mutex<VecDeque<Result<Status, Error>>>>,
         polled_at: Arc<Mutex<Vec<Instant>>>,
         cancels: Arc<AtomicU32>,
+        /// How long each status call takes (say, retrying inside).
+        status_delay: Arc<Mutex<Duration>>,
     }
 
     impl Scripted {
@@ -421,6 +430,8 @@ mod tests {
 
         async fn poll_status(&self) -> Result<Status, Error> {
             self.polled_at.lock().expect("lock").push(Instant::now());
+            let delay = *self.status_delay.lock().expect("lock");
+            tokio::time::sleep(delay).await;
             let mut answers = self.answers.lock().expect("lock");
             if answers.len() > 1 {
                 answers.pop_front().expect("not empty")
@@ -576,6 +587,24 @@ mod tests {
             0,
             "timing out never cancels unless asked"
         );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_slow_status_call_does_not_outlast_the_deadline() {
+        let job = Scripted::new(running(1));
+        *job.status_delay.lock().expect("lock") = Duration::from_secs(100);
+        let started = Instant::now();
+        let outcome = wait(
+            job.clone(),
+            WaitOptions::new().deadline(Duration::from_secs(10)),
+            no_jitter(),
+        )
+        .await;
+        assert!(
+            matches!(outcome, Err(Error::TimedOut { waited, .. }) if waited == Duration::from_secs(10)),
+            "{outcome:?}"
+        );
+        assert_eq!(started.elapsed(), Duration::from_secs(10));
     }
 
     #[tokio::test(start_paused = true)]
