@@ -443,6 +443,21 @@ async fn a_failed_job_surfaces_runcomfys_error_text() {
     );
 }
 
+/// Waits on `job` until `deadline`, expecting a timeout; returns whether
+/// the job was cancelled.
+async fn time_out(job: &Job<TextToVideo>, deadline_ms: u64, cancel_on_deadline: bool) -> bool {
+    let options = WaitOptions::new()
+        .deadline(Duration::from_millis(deadline_ms))
+        .cancel_on_deadline(cancel_on_deadline);
+    match job.wait_with(options).await {
+        Err(error @ Error::TimedOut { cancelled, .. }) => {
+            assert_eq!(error.request_id(), Some(job.request_id()));
+            cancelled
+        }
+        other => panic!("expected a timeout, got {other:?}"),
+    }
+}
+
 #[tokio::test]
 async fn waiting_times_out_without_cancelling_unless_asked() {
     let emulator = Emulator::start(one_busy_worker()).await.expect("starts");
@@ -451,66 +466,18 @@ async fn waiting_times_out_without_cancelling_unless_asked() {
         .submit::<TextToVideo>(&fox())
         .await
         .expect("accepted");
-    let error = running
-        .wait_with(WaitOptions::new().deadline(Duration::from_millis(200)))
-        .await
-        .expect_err("an hour-long job");
-    assert!(
-        matches!(
-            error,
-            Error::TimedOut {
-                cancelled: false,
-                ..
-            }
-        ),
-        "{error:?}"
-    );
-    assert_eq!(error.request_id(), Some(running.request_id()));
+    assert!(!time_out(&running, 200, false).await, "an hour-long job");
     assert_eq!(emulator.counters().requests.cancel, 0);
 
     let queued = client
         .submit::<TextToVideo>(&fox())
         .await
         .expect("accepted");
-    let error = queued
-        .wait_with(
-            WaitOptions::new()
-                .deadline(Duration::from_millis(100))
-                .cancel_on_deadline(true),
-        )
-        .await
-        .expect_err("stuck in the queue");
-    assert!(
-        matches!(
-            error,
-            Error::TimedOut {
-                cancelled: true,
-                ..
-            }
-        ),
-        "{error:?}"
-    );
+    assert!(time_out(&queued, 100, true).await, "stuck in the queue");
     assert_eq!(queued.status().await.expect("status"), Status::Cancelled);
 
     // A running job cannot be cancelled: the timeout says it goes on.
-    let error = running
-        .wait_with(
-            WaitOptions::new()
-                .deadline(Duration::from_millis(100))
-                .cancel_on_deadline(true),
-        )
-        .await
-        .expect_err("an hour-long job");
-    assert!(
-        matches!(
-            error,
-            Error::TimedOut {
-                cancelled: false,
-                ..
-            }
-        ),
-        "{error:?}"
-    );
+    assert!(!time_out(&running, 100, true).await);
     assert_eq!(emulator.counters().requests.cancel, 2);
     assert_eq!(running.status().await.expect("status"), Status::InProgress);
 }
