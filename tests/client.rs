@@ -4,8 +4,8 @@
 
 mod common;
 
-use common::assert_playable_mp4;
-use runcomfy::emulator::{Emulator, EmulatorConfig, Endpoint, Fault, RunTime};
+use common::{assert_playable_mp4, fast, fetch, one_busy_worker};
+use runcomfy::emulator::{Emulator, EmulatorConfig, Endpoint, Fault};
 use runcomfy::models::kling::kling_3_0::standard::text_to_video::{
     AspectRatio, Input, TextToVideo,
 };
@@ -36,17 +36,6 @@ fn client_for(emulator: &Emulator) -> Client {
         .wait_options(WaitOptions::new().deadline(Duration::from_secs(20)))
         .build()
         .expect("client builds")
-}
-
-fn fast() -> EmulatorConfig {
-    EmulatorConfig::default().time_scale(10_000.0)
-}
-
-fn one_busy_worker() -> EmulatorConfig {
-    EmulatorConfig::default()
-        .workers(1)
-        .queue_delay(Duration::ZERO)
-        .run_time(RunTime::Fixed(Duration::from_secs(3600)))
 }
 
 fn fox() -> Input {
@@ -669,17 +658,10 @@ async fn under_a_fault_mix_no_submit_is_sent_twice_and_no_accepted_id_is_lost() 
 
 // ---- downloads ----
 
-async fn finished_video(emulator: &Emulator, client: &Client) -> (String, Vec<u8>) {
+async fn finished_video(client: &Client) -> (String, Vec<u8>) {
     let result = client.run::<TextToVideo>(&fox()).await.expect("completes");
     let url = result.output.video.expect("a video");
-    let bytes = reqwest::get(&url)
-        .await
-        .expect("get")
-        .bytes()
-        .await
-        .expect("body")
-        .to_vec();
-    let _ = emulator;
+    let bytes = fetch(&url).await;
     (url, bytes)
 }
 
@@ -687,7 +669,7 @@ async fn finished_video(emulator: &Emulator, client: &Client) -> (String, Vec<u8
 async fn a_download_cut_off_half_way_resumes_with_range() {
     let emulator = Emulator::start(fast()).await.expect("starts");
     let client = client_for(&emulator);
-    let (url, whole) = finished_video(&emulator, &client).await;
+    let (url, whole) = finished_video(&client).await;
     let served_before = emulator.counters().bytes_served;
     emulator
         .fail_next(Endpoint::File, 1, Fault::StopHalfway)
@@ -710,7 +692,7 @@ async fn a_download_cut_off_half_way_resumes_with_range() {
 async fn a_download_whose_server_ignores_range_starts_over() {
     let emulator = Emulator::start(fast()).await.expect("starts");
     let client = client_for(&emulator);
-    let (url, whole) = finished_video(&emulator, &client).await;
+    let (url, whole) = finished_video(&client).await;
     emulator
         .fail_next(Endpoint::File, 1, Fault::StopHalfway)
         .expect("applies");
@@ -731,7 +713,7 @@ async fn a_download_whose_server_ignores_range_starts_over() {
 async fn oversize_downloads_are_refused_and_leave_nothing() {
     let emulator = Emulator::start(fast()).await.expect("starts");
     let client = client_for(&emulator);
-    let (url, _) = finished_video(&emulator, &client).await;
+    let (url, _) = finished_video(&client).await;
     let small = Client::builder()
         .token(emulator.token())
         .base_url(emulator.base_url())
@@ -767,7 +749,7 @@ async fn oversize_downloads_are_refused_and_leave_nothing() {
 async fn existing_files_are_not_overwritten_unless_asked() {
     let emulator = Emulator::start(fast()).await.expect("starts");
     let client = client_for(&emulator);
-    let (url, whole) = finished_video(&emulator, &client).await;
+    let (url, whole) = finished_video(&client).await;
     let folder = tempfile::tempdir().expect("temp dir");
     let target = folder.path().join("mine.mp4");
     std::fs::write(&target, b"precious").expect("write");
@@ -841,7 +823,7 @@ async fn downloads_go_only_to_allowed_hosts() {
         })
         .build()
         .expect("builds");
-    let (url, _) = finished_video(&emulator, &client).await;
+    let (url, _) = finished_video(&client).await;
     let error = no_loopback
         .download(&url, folder.path(), "req")
         .await

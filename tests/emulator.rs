@@ -4,120 +4,11 @@
 
 mod common;
 
-use common::{assert_playable_mp4, eventually};
+use common::{Api, LIMIT, MODEL, assert_playable_mp4, fast, one_busy_worker};
 use futures::StreamExt;
 use runcomfy::emulator::{Emulator, EmulatorConfig, Endpoint, Fault, RunTime};
 use serde_json::{Value, json};
 use std::time::Duration;
-
-const MODEL: &str = "kling/kling-3.0/standard/text-to-video";
-const LIMIT: Duration = Duration::from_secs(10);
-
-/// A raw HTTP client for one emulator.
-struct Api {
-    http: reqwest::Client,
-    base: String,
-    token: String,
-}
-
-impl Api {
-    fn new(emulator: &Emulator) -> Self {
-        Self {
-            http: reqwest::Client::new(),
-            base: emulator.base_url(),
-            token: emulator.token().to_string(),
-        }
-    }
-
-    async fn submit_raw(&self, body: &Value) -> reqwest::Result<reqwest::Response> {
-        self.http
-            .post(format!("{}/v1/models/{MODEL}", self.base))
-            .bearer_auth(&self.token)
-            .json(body)
-            .send()
-            .await
-    }
-
-    async fn submit(&self, body: Value) -> String {
-        let response = self.submit_raw(&body).await.expect("submit answers");
-        assert_eq!(response.status(), 200);
-        let body: Value = response.json().await.expect("JSON");
-        body["request_id"]
-            .as_str()
-            .expect("a request id")
-            .to_string()
-    }
-
-    async fn call(
-        &self,
-        method: reqwest::Method,
-        path: &str,
-    ) -> reqwest::Result<reqwest::Response> {
-        self.http
-            .request(method, format!("{}{path}", self.base))
-            .bearer_auth(&self.token)
-            .send()
-            .await
-    }
-
-    async fn json(&self, method: reqwest::Method, path: &str) -> (u16, Value) {
-        let response = self.call(method, path).await.expect("answers");
-        let status = response.status().as_u16();
-        (status, response.json().await.expect("JSON"))
-    }
-
-    async fn status(&self, id: &str) -> Value {
-        let (code, body) = self
-            .json(reqwest::Method::GET, &format!("/v1/requests/{id}/status"))
-            .await;
-        assert_eq!(code, 200, "{body}");
-        body
-    }
-
-    async fn result(&self, id: &str) -> Value {
-        let (code, body) = self
-            .json(reqwest::Method::GET, &format!("/v1/requests/{id}/result"))
-            .await;
-        assert_eq!(code, 200, "{body}");
-        body
-    }
-
-    async fn cancel(&self, id: &str) -> (u16, Value) {
-        self.json(reqwest::Method::POST, &format!("/v1/requests/{id}/cancel"))
-            .await
-    }
-
-    /// Polls result until the job is finished.
-    async fn finished(&self, id: &str) -> Value {
-        eventually(LIMIT, || async {
-            let body = self.result(id).await;
-            let status = body["status"].as_str().unwrap_or_default().to_string();
-            (!["in_queue", "in_progress"].contains(&status.as_str())).then_some(body)
-        })
-        .await
-    }
-
-    /// Polls status until it reports `wanted`.
-    async fn reaches(&self, id: &str, wanted: &str) -> Value {
-        eventually(LIMIT, || async {
-            let body = self.status(id).await;
-            (body["status"] == wanted).then_some(body)
-        })
-        .await
-    }
-}
-
-fn fast() -> EmulatorConfig {
-    EmulatorConfig::default().time_scale(10_000.0)
-}
-
-/// One worker busy for an hour: the first job runs, later ones queue.
-fn one_busy_worker() -> EmulatorConfig {
-    EmulatorConfig::default()
-        .workers(1)
-        .queue_delay(Duration::ZERO)
-        .run_time(RunTime::Fixed(Duration::from_secs(3600)))
-}
 
 #[tokio::test]
 async fn a_missing_or_wrong_token_gets_401_with_runcomfy_error_body() {
@@ -475,18 +366,7 @@ async fn finished_jobs_expire_beyond_the_retention_limit() {
 #[tokio::test]
 async fn files_honour_range_requests() {
     let emulator = Emulator::start(fast()).await.expect("starts");
-    let api = Api::new(&emulator);
-    let id = api.submit(json!({"prompt": "a"})).await;
-    let url = api.finished(&id).await["output"]["video"]
-        .as_str()
-        .expect("url")
-        .to_string();
-    let whole = reqwest::get(&url)
-        .await
-        .expect("get")
-        .bytes()
-        .await
-        .expect("body");
+    let (url, whole) = Api::new(&emulator).finished_video().await;
     let http = reqwest::Client::new();
     let part = http
         .get(&url)
@@ -499,7 +379,7 @@ async fn files_honour_range_requests() {
         part.headers()["content-range"],
         format!("bytes 100-199/{}", whole.len())
     );
-    assert_eq!(part.bytes().await.expect("body"), whole.slice(100..200));
+    assert_eq!(part.bytes().await.expect("body"), whole[100..200]);
     let beyond = http
         .get(&url)
         .header("Range", format!("bytes={}-", whole.len()))
@@ -726,18 +606,7 @@ async fn an_unknown_status_value_while_running() {
 #[tokio::test]
 async fn downloads_can_stop_half_way_or_ignore_range() {
     let emulator = Emulator::start(fast()).await.expect("starts");
-    let api = Api::new(&emulator);
-    let id = api.submit(json!({"prompt": "a"})).await;
-    let url = api.finished(&id).await["output"]["video"]
-        .as_str()
-        .expect("url")
-        .to_string();
-    let whole = reqwest::get(&url)
-        .await
-        .expect("get")
-        .bytes()
-        .await
-        .expect("body");
+    let (url, whole) = Api::new(&emulator).finished_video().await;
 
     emulator
         .fail_next(Endpoint::File, 1, Fault::StopHalfway)

@@ -5,67 +5,18 @@
 
 mod common;
 
-use common::{eventually, resident_bytes};
+use common::{Api, resident_bytes};
 use futures::StreamExt;
 use runcomfy::emulator::{Emulator, EmulatorConfig};
 use serde_json::{Value, json};
 use std::time::Duration;
-
-const MODEL: &str = "kling/kling-3.0/standard/text-to-video";
-
-struct Api {
-    http: reqwest::Client,
-    base: String,
-    token: String,
-}
-
-impl Api {
-    async fn submit(&self, body: Value) -> String {
-        let response = self
-            .http
-            .post(format!("{}/v1/models/{MODEL}", self.base))
-            .bearer_auth(&self.token)
-            .json(&body)
-            .send()
-            .await
-            .expect("submit answers");
-        assert_eq!(response.status(), 200);
-        let body: Value = response.json().await.expect("JSON");
-        body["request_id"]
-            .as_str()
-            .expect("a request id")
-            .to_string()
-    }
-
-    async fn finished(&self, id: &str) -> Value {
-        eventually(Duration::from_secs(30), || async {
-            let body: Value = self
-                .http
-                .get(format!("{}/v1/requests/{id}/result", self.base))
-                .bearer_auth(&self.token)
-                .send()
-                .await
-                .expect("result answers")
-                .json()
-                .await
-                .expect("JSON");
-            let done = !matches!(body["status"].as_str(), Some("in_queue" | "in_progress"));
-            done.then_some(body)
-        })
-        .await
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_thousand_concurrent_jobs_complete_without_errors_in_bounded_memory() {
     const JOBS: usize = 1000;
     let config = EmulatorConfig::default().workers(100).time_scale(20_000.0);
     let emulator = Emulator::start(config).await.expect("starts");
-    let api = Api {
-        http: reqwest::Client::new(),
-        base: emulator.base_url(),
-        token: emulator.token().to_string(),
-    };
+    let api = Api::new(&emulator);
     let before = resident_bytes();
     let started = std::time::Instant::now();
 
@@ -76,7 +27,7 @@ async fn a_thousand_concurrent_jobs_complete_without_errors_in_bounded_memory() 
         .await;
     assert_eq!(ids.len(), JOBS);
     let finished: Vec<Value> = futures::stream::iter(ids.iter())
-        .map(|id| api.finished(id))
+        .map(|id| api.finished_within(id, Duration::from_secs(30)))
         .buffer_unordered(100)
         .collect()
         .await;

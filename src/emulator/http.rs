@@ -45,23 +45,22 @@ pub(crate) fn api_router(shared: Arc<Shared>) -> Router {
             shared.clone(),
             require_token,
         ));
-    Router::new()
+    let routes = Router::new()
         .merge(queue_api)
         .route("/_emulator/faults", post(add_fault).delete(clear_faults))
-        .route("/_emulator/counters", get(counters))
-        .fallback(not_found)
-        .layer(middleware::from_fn_with_state(
-            shared.clone(),
-            inject_faults,
-        ))
-        .layer(middleware::from_fn_with_state(shared.clone(), log_request))
-        .with_state(shared)
+        .route("/_emulator/counters", get(counters));
+    with_faults_and_logging(routes, shared)
 }
 
 /// The file server, the stand-in for RunComfy's CDN.
 pub(crate) fn files_router(shared: Arc<Shared>) -> Router {
-    Router::new()
-        .route("/files/{name}", get(file))
+    with_faults_and_logging(Router::new().route("/files/{name}", get(file)), shared)
+}
+
+/// What both servers share: RunComfy's 404 for unknown paths, fault
+/// injection, and a log line per request.
+fn with_faults_and_logging(routes: Router<Arc<Shared>>, shared: Arc<Shared>) -> Router {
+    routes
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(
             shared.clone(),

@@ -1,7 +1,25 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
+use runcomfy::emulator::{Emulator, EmulatorConfig, RunTime};
+use serde_json::{Value, json};
 use std::time::Duration;
+
+/// The model every test submits to.
+pub const MODEL: &str = "kling/kling-3.0/standard/text-to-video";
+/// How long a test waits for the emulator to reach a state.
+pub const LIMIT: Duration = Duration::from_secs(10);
+
+/// The body of a URL, in full.
+pub async fn fetch(url: &str) -> Vec<u8> {
+    reqwest::get(url)
+        .await
+        .expect("get")
+        .bytes()
+        .await
+        .expect("body")
+        .to_vec()
+}
 
 /// Checks that `bytes` is an MP4 a player can open: an H.264 video track
 /// with frames and a duration. Returns the frame size.
@@ -59,4 +77,126 @@ pub fn resident_bytes() -> Option<u64> {
     let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
     let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kib * 1024)
+}
+
+/// A raw HTTP client for one emulator.
+pub struct Api {
+    pub http: reqwest::Client,
+    pub base: String,
+    pub token: String,
+}
+
+impl Api {
+    pub fn new(emulator: &Emulator) -> Self {
+        Self {
+            http: reqwest::Client::new(),
+            base: emulator.base_url(),
+            token: emulator.token().to_string(),
+        }
+    }
+
+    pub async fn submit_raw(&self, body: &Value) -> reqwest::Result<reqwest::Response> {
+        self.http
+            .post(format!("{}/v1/models/{MODEL}", self.base))
+            .bearer_auth(&self.token)
+            .json(body)
+            .send()
+            .await
+    }
+
+    pub async fn submit(&self, body: Value) -> String {
+        let response = self.submit_raw(&body).await.expect("submit answers");
+        assert_eq!(response.status(), 200);
+        let body: Value = response.json().await.expect("JSON");
+        body["request_id"]
+            .as_str()
+            .expect("a request id")
+            .to_string()
+    }
+
+    pub async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+    ) -> reqwest::Result<reqwest::Response> {
+        self.http
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(&self.token)
+            .send()
+            .await
+    }
+
+    pub async fn json(&self, method: reqwest::Method, path: &str) -> (u16, Value) {
+        let response = self.call(method, path).await.expect("answers");
+        let status = response.status().as_u16();
+        (status, response.json().await.expect("JSON"))
+    }
+
+    pub async fn status(&self, id: &str) -> Value {
+        let (code, body) = self
+            .json(reqwest::Method::GET, &format!("/v1/requests/{id}/status"))
+            .await;
+        assert_eq!(code, 200, "{body}");
+        body
+    }
+
+    pub async fn result(&self, id: &str) -> Value {
+        let (code, body) = self
+            .json(reqwest::Method::GET, &format!("/v1/requests/{id}/result"))
+            .await;
+        assert_eq!(code, 200, "{body}");
+        body
+    }
+
+    pub async fn cancel(&self, id: &str) -> (u16, Value) {
+        self.json(reqwest::Method::POST, &format!("/v1/requests/{id}/cancel"))
+            .await
+    }
+
+    /// Polls result until the job is finished (at most [`LIMIT`]).
+    pub async fn finished(&self, id: &str) -> Value {
+        self.finished_within(id, LIMIT).await
+    }
+
+    /// Polls result until the job is finished, at most `limit`.
+    pub async fn finished_within(&self, id: &str, limit: Duration) -> Value {
+        eventually(limit, || async {
+            let body = self.result(id).await;
+            let status = body["status"].as_str().unwrap_or_default().to_string();
+            (!["in_queue", "in_progress"].contains(&status.as_str())).then_some(body)
+        })
+        .await
+    }
+
+    /// Submits a job, waits for it and fetches its video: (URL, bytes).
+    pub async fn finished_video(&self) -> (String, Vec<u8>) {
+        let id = self.submit(json!({"prompt": "a"})).await;
+        let url = self.finished(&id).await["output"]["video"]
+            .as_str()
+            .expect("a video URL")
+            .to_string();
+        (url.clone(), fetch(&url).await)
+    }
+
+    /// Polls status until it reports `wanted`.
+    pub async fn reaches(&self, id: &str, wanted: &str) -> Value {
+        eventually(LIMIT, || async {
+            let body = self.status(id).await;
+            (body["status"] == wanted).then_some(body)
+        })
+        .await
+    }
+}
+
+/// 10,000 times real time: a two-minute job takes 12 ms.
+pub fn fast() -> EmulatorConfig {
+    EmulatorConfig::default().time_scale(10_000.0)
+}
+
+/// One worker busy for an hour: the first job runs, later ones queue.
+pub fn one_busy_worker() -> EmulatorConfig {
+    EmulatorConfig::default()
+        .workers(1)
+        .queue_delay(Duration::ZERO)
+        .run_time(RunTime::Fixed(Duration::from_secs(3600)))
 }
