@@ -5,6 +5,8 @@
 mod codegen;
 #[path = "build/dialect.rs"]
 mod dialect;
+#[path = "build/wire_form.rs"]
+mod wire_form;
 
 use std::path::Path;
 

@@ -7,6 +7,7 @@
 //! reported the same way.
 
 use crate::dialect::{self, SchemaRole};
+use crate::wire_form;
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
 use serde_json::{Map, Value, json};
@@ -18,6 +19,12 @@ use std::path::{Path, PathBuf};
 pub const INPUT_FILE: &str = "input.json";
 /// The file name of a model's published output schema.
 pub const OUTPUT_FILE: &str = "output.json";
+/// The file name of a model's published metadata (RunComfy's model info
+/// without its schemas: name, categories, price); optional.
+pub const INFO_FILE: &str = "model.json";
+/// Where the published files are copied below `OUT_DIR`, beside the
+/// normalised ones.
+const PUBLISHED_DIR: &str = "published";
 
 /// A schema that could not be turned into Rust.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -76,6 +83,8 @@ pub struct ModelFiles {
     pub input: PathBuf,
     /// `output.json`.
     pub output: PathBuf,
+    /// `model.json`, where there is one.
+    pub info: Option<PathBuf>,
 }
 
 /// Finds every model under `models_dir`: each folder holding an
@@ -129,7 +138,13 @@ fn visit(root: &Path, dir: &Path, out: &mut Vec<ModelFiles>) -> Result<(), Codeg
             .map(|c| c.as_os_str().to_string_lossy().into_owned())
             .collect::<Vec<_>>()
             .join("/");
-        out.push(ModelFiles { id, input, output });
+        let info = Some(dir.join(INFO_FILE)).filter(|p| p.is_file());
+        out.push(ModelFiles {
+            id,
+            input,
+            output,
+            info,
+        });
     }
     for entry in entries {
         if entry.path().is_dir() {
@@ -144,6 +159,12 @@ fn visit(root: &Path, dir: &Path, out: &mut Vec<ModelFiles>) -> Result<(), Codeg
 pub struct LoadedModel {
     /// Where it came from.
     pub files: ModelFiles,
+    /// `input.json` as published (its text).
+    pub published_input_text: String,
+    /// `output.json` as published (its text).
+    pub published_output_text: String,
+    /// `model.json` (its text; `{}` where there is none).
+    pub info_text: String,
     /// `output.json` as published.
     pub published_output: Value,
     /// The input schema in JSON Schema.
@@ -154,8 +175,16 @@ pub struct LoadedModel {
 
 /// Reads and normalises one model's schema files.
 pub fn load_model(files: &ModelFiles) -> Result<LoadedModel, CodegenError> {
-    let published_input = read_json(&files.input)?;
-    let published_output = read_json(&files.output)?;
+    let (published_input_text, published_input) = read_json(&files.input)?;
+    let (published_output_text, published_output) = read_json(&files.output)?;
+    let info_text = match &files.info {
+        Some(path) => {
+            let (text, info) = read_json(path)?;
+            check_info(&info, &files.id, path)?;
+            text
+        }
+        None => "{}\n".to_string(),
+    };
     let normalise = |value: &Value, role, file: &Path| {
         dialect::normalise(value, role).map_err(|e| CodegenError {
             file: file.to_path_buf(),
@@ -178,13 +207,16 @@ pub fn load_model(files: &ModelFiles) -> Result<LoadedModel, CodegenError> {
     }
     Ok(LoadedModel {
         files: files.clone(),
+        published_input_text,
+        published_output_text,
+        info_text,
         published_output,
         input,
         output,
     })
 }
 
-fn read_json(path: &Path) -> Result<Value, CodegenError> {
+fn read_json(path: &Path) -> Result<(String, Value), CodegenError> {
     let text = std::fs::read_to_string(path).map_err(|e| {
         CodegenError::new(
             path,
@@ -193,14 +225,38 @@ fn read_json(path: &Path) -> Result<Value, CodegenError> {
             "check that it exists and is UTF-8",
         )
     })?;
-    serde_json::from_str(&text).map_err(|e| {
+    let value = serde_json::from_str(&text).map_err(|e| {
         CodegenError::new(
             path,
             "",
             format!("not valid JSON: {e}"),
             "copy the schema again from the model's API page",
         )
-    })
+    })?;
+    Ok((text, value))
+}
+
+/// A model's `model.json` must be an object, and name the model its folder
+/// names (if it names one).
+fn check_info(info: &Value, id: &str, path: &Path) -> Result<(), CodegenError> {
+    let Some(object) = info.as_object() else {
+        return Err(CodegenError::new(
+            path,
+            "",
+            "the model's metadata must be a JSON object",
+            "write it as RunComfy's model info: {\"model_id\": ..., \"display_name\": ..., \"base_price_usd\": ...}",
+        ));
+    };
+    match object.get("model_id") {
+        None => Ok(()),
+        Some(Value::String(named)) if named == id => Ok(()),
+        Some(other) => Err(CodegenError::new(
+            path,
+            "/model_id",
+            format!("the metadata names model {other}, but its folder is {id:?}"),
+            "move the folder, or correct model_id",
+        )),
+    }
 }
 
 /// Generates the `models` module tree for every model, formatted.
@@ -229,16 +285,33 @@ pub fn normalised_path(id: &str, file: &str) -> String {
     format!("schemas/{id}/{file}")
 }
 
-/// The normalised schemas the generated code embeds: (path below
-/// `OUT_DIR`, pretty JSON) for every model's input and output.
+/// Where a model's published file is copied below `OUT_DIR`.
+pub fn published_path(id: &str, file: &str) -> String {
+    format!("{PUBLISHED_DIR}/{id}/{file}")
+}
+
+/// The files the generated code embeds: (path below `OUT_DIR`, contents)
+/// for every model's normalised input and output schemas, and copies of its
+/// published schemas and metadata (so that a model from outside the crate
+/// embeds the same way as a built-in one).
 pub fn normalised_schema_files(models: &[LoadedModel]) -> Vec<(String, String)> {
     let pretty = |v: &Value| serde_json::to_string_pretty(v).expect("JSON values serialise") + "\n";
     models
         .iter()
         .flat_map(|m| {
+            let id = &m.files.id;
             [
-                (normalised_path(&m.files.id, INPUT_FILE), pretty(&m.input)),
-                (normalised_path(&m.files.id, OUTPUT_FILE), pretty(&m.output)),
+                (normalised_path(id, INPUT_FILE), pretty(&m.input)),
+                (normalised_path(id, OUTPUT_FILE), pretty(&m.output)),
+                (
+                    published_path(id, INPUT_FILE),
+                    m.published_input_text.clone(),
+                ),
+                (
+                    published_path(id, OUTPUT_FILE),
+                    m.published_output_text.clone(),
+                ),
+                (published_path(id, INFO_FILE), m.info_text.clone()),
             ]
         })
         .collect()
@@ -254,7 +327,15 @@ pub fn generate_queue_api(openapi_path: &Path) -> Result<String, CodegenError> {
             "check that it exists",
         )
     })?;
-    let spec: openapiv3::OpenAPI = serde_json::from_str(&text).map_err(|e| {
+    let raw: Value = serde_json::from_str(&text).map_err(|e| {
+        CodegenError::new(
+            openapi_path,
+            "",
+            format!("not valid JSON: {e}"),
+            "check the file",
+        )
+    })?;
+    let spec: openapiv3::OpenAPI = serde_json::from_value(raw.clone()).map_err(|e| {
         CodegenError::new(
             openapi_path,
             "",
@@ -284,7 +365,27 @@ pub fn generate_queue_api(openapi_path: &Path) -> Result<String, CodegenError> {
             "simplify the operation or schema it names (progenitor supports OpenAPI 3.0.x)",
         )
     })?;
-    format_tokens(tokens, openapi_path)
+    let mut parsed: syn::File = syn::parse2(tokens).map_err(|e| {
+        CodegenError::new(
+            openapi_path,
+            "",
+            format!("progenitor produced unparsable code: {e}"),
+            "report this with the OpenAPI file",
+        )
+    })?;
+    let missing = wire_form::apply(&mut parsed, &wire_form::literal_slash_parameters(&raw));
+    if let Some(name) = missing.first() {
+        return Err(CodegenError::new(
+            openapi_path,
+            "",
+            format!(
+                "path parameter {name:?} is marked {} but no request path uses it",
+                wire_form::LITERAL_SLASHES
+            ),
+            "check the parameter's name, or update build/wire_form.rs for this progenitor version",
+        ));
+    }
+    Ok(prettyplease::unparse(&parsed))
 }
 
 /// The Rust module path of a model: its id's segments, snake-cased.
@@ -463,9 +564,10 @@ fn generate_model(model: &LoadedModel) -> Result<TokenStream, CodegenError> {
         }
     };
     let marker = format_ident!("{}", marker_name);
-    let published = |file: &str| format!("/schema/models/{id}/{file}");
+    let published = |file: &str| format!("/{}", published_path(id, file));
     let normalised = |file: &str| format!("/{}", normalised_path(id, file));
     let (published_input, published_output) = (published(INPUT_FILE), published(OUTPUT_FILE));
+    let published_info = published(INFO_FILE);
     let (input_schema, output_schema) = (normalised(INPUT_FILE), normalised(OUTPUT_FILE));
     let module_doc = format!(
         "Types for the `{id}` model, generated from `schema/models/{id}/`.\n\n\
@@ -503,8 +605,9 @@ fn generate_model(model: &LoadedModel) -> Result<TokenStream, CodegenError> {
             id: #id,
             input_schema: include_str!(concat!(env!("OUT_DIR"), #input_schema)),
             output_schema: include_str!(concat!(env!("OUT_DIR"), #output_schema)),
-            published_input_schema: include_str!(concat!(env!("CARGO_MANIFEST_DIR"), #published_input)),
-            published_output_schema: include_str!(concat!(env!("CARGO_MANIFEST_DIR"), #published_output)),
+            published_input_schema: include_str!(concat!(env!("OUT_DIR"), #published_input)),
+            published_output_schema: include_str!(concat!(env!("OUT_DIR"), #published_output)),
+            published_info: include_str!(concat!(env!("OUT_DIR"), #published_info)),
         };
     })
 }

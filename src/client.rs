@@ -1,13 +1,15 @@
 //! The client: configuration, submit, run, resume, download.
 
 use crate::Model;
-use crate::download::{DownloadError, DownloadPolicy, Downloader};
-use crate::error::{ConfigError, Error, ErrorAnswer, excerpt};
+use crate::catalogue::{ModelInfo, ModelQuery};
+use crate::download::{DownloadError, DownloadPolicy, Downloader, Target};
+use crate::error::{ConfigError, Error, ErrorAnswer, MAX_REQUEST_ID_LEN, excerpt};
 use crate::generated::api;
 use crate::job::{Job, JobResult, JobTicket};
 use crate::polling::{BackoffPolling, PollPolicy, WaitOptions};
 use crate::retry::RetryPolicy;
 use crate::transport::ApiContext;
+use futures::Stream;
 use secrecy::SecretString;
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -49,6 +51,7 @@ struct Inner {
     downloader: Downloader,
     poll: Arc<dyn PollPolicy>,
     wait: WaitOptions,
+    include_cost: bool,
 }
 
 impl fmt::Debug for Client {
@@ -95,6 +98,39 @@ impl Client {
         self.inner.wait.clone()
     }
 
+    pub(crate) fn includes_cost(&self) -> bool {
+        self.inner.include_cost
+    }
+
+    /// A model's metadata from RunComfy: its name, categories, listed
+    /// price and published input schema (`GET /v1/models/{model_id}`, the
+    /// model id's slashes literal in the path).
+    ///
+    /// Every field but the id is optional: RunComfy documents this call
+    /// only through its own clients.
+    pub async fn model_info(&self, model_id: &str) -> Result<ModelInfo, Error> {
+        let model_id = validate_model_id(model_id)?;
+        match self.inner.api.get_model(model_id).await {
+            Ok(answer) => Ok(ModelInfo::from_wire(answer.into_inner(), Some(model_id))),
+            Err(error) => Err(api_error(error, None).await),
+        }
+    }
+
+    /// RunComfy's model catalogue, page by page, as a stream of models
+    /// (`GET /v1/models`).
+    ///
+    /// Pages are fetched as the stream is read, each retried like any
+    /// status call; the stream ends after the last page (by the answer's
+    /// `total`, or an empty or short page when RunComfy sends no total).
+    /// A server that sends the same page again ends it with an error
+    /// instead of looping.
+    pub fn models(
+        &self,
+        query: ModelQuery,
+    ) -> impl Stream<Item = Result<ModelInfo, Error>> + Send + 'static {
+        crate::catalogue::pages(self.clone(), query)
+    }
+
     /// Validates `input` and submits it: a paid job once accepted.
     ///
     /// Invalid input is refused before any request. The submit is retried
@@ -111,7 +147,16 @@ impl Client {
             Ok(answer) => answer.into_inner(),
             Err(error) => return Err(submit_error(error, model_id).await),
         };
-        let request_id = validate_request_id(&answer.request_id)?;
+        // A 2xx means a job may exist: an id we cannot use does not undo it.
+        let request_id =
+            validate_request_id(&answer.request_id).map_err(|_| Error::SubmitOutcomeUnknown {
+                model_id: model_id.to_string(),
+                reason: format!(
+                    "RunComfy answered with a request id this client cannot use: {:?}",
+                    excerpt(&answer.request_id)
+                ),
+                source: None,
+            })?;
         tracing::Span::current().record("request_id", request_id.as_str());
         tracing::info!(request_id, "submitted");
         Ok(Job::new(
@@ -170,9 +215,26 @@ impl Client {
         destination: &Path,
         request_id: &str,
     ) -> Result<PathBuf, Error> {
+        // An existing folder (a symlink to one included: the caller named
+        // it) takes the file under its URL's name; anything else is the
+        // file's own path.
+        let target = if destination.is_dir() {
+            Target::Folder(destination)
+        } else {
+            Target::File(destination)
+        };
+        self.download_to(url, target, request_id).await
+    }
+
+    async fn download_to(
+        &self,
+        url: &str,
+        target: Target<'_>,
+        request_id: &str,
+    ) -> Result<PathBuf, Error> {
         self.inner
             .downloader
-            .download(url, destination)
+            .download(url, target)
             .await
             .map_err(|source| Error::Download {
                 request_id: request_id.to_string(),
@@ -210,8 +272,11 @@ impl Client {
         let names = crate::download::distinct_file_names(&urls);
         let mut paths = Vec::with_capacity(urls.len());
         for (url, name) in urls.iter().zip(names) {
+            // Exactly this path: an entry of that name that is a folder or
+            // a symlink is refused, never written into or through.
+            let file = destination.join(name);
             paths.push(
-                self.download(url, &destination.join(name), request_id)
+                self.download_to(url, Target::File(&file), request_id)
                     .await?,
             );
         }
@@ -220,10 +285,11 @@ impl Client {
 }
 
 /// Request ids go into URL paths: refuse anything that could change the
-/// path (`.`, `..`, `/`, `%`, `?`, `#`, spaces).
+/// path (`.`, `..`, `/`, `%`, `?`, `#`, spaces) and anything longer than
+/// [`MAX_REQUEST_ID_LEN`] characters.
 pub(crate) fn validate_request_id(id: &str) -> Result<String, Error> {
     let ok = !id.is_empty()
-        && id.len() <= 256
+        && id.len() <= MAX_REQUEST_ID_LEN
         && id != "."
         && id != ".."
         && id
@@ -236,19 +302,45 @@ pub(crate) fn validate_request_id(id: &str) -> Result<String, Error> {
     }
 }
 
-/// Maps a failed idempotent call (status, result, cancel) to [`Error`].
-pub(crate) async fn api_error(error: progenitor_client::Error<()>, request_id: &str) -> Error {
+/// The longest model id this client sends.
+const MAX_MODEL_ID_LEN: usize = 256;
+
+/// Model ids go into URL paths with their slashes literal: each segment
+/// must be non-empty, not `.` or `..`, and made of letters, digits, `-`,
+/// `_` and `.`.
+pub(crate) fn validate_model_id(id: &str) -> Result<&str, Error> {
+    let segment_ok = |s: &str| {
+        !s.is_empty()
+            && s != "."
+            && s != ".."
+            && s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+    };
+    if id.len() <= MAX_MODEL_ID_LEN && id.split('/').all(segment_ok) {
+        Ok(id)
+    } else {
+        Err(Error::InvalidModelId(id.to_string()))
+    }
+}
+
+/// Maps a failed idempotent call (status, result, cancel, model info) to
+/// [`Error`].
+pub(crate) async fn api_error(
+    error: progenitor_client::Error<()>,
+    request_id: Option<&str>,
+) -> Error {
     use progenitor_client::Error as E;
+    let request_id_owned = request_id.map(String::from);
     match error {
         E::CommunicationError(source)
         | E::ResponseBodyError(source)
         | E::InvalidUpgrade(source) => Error::Transport {
-            request_id: Some(request_id.to_string()),
+            request_id: request_id_owned,
             source,
         },
         E::InvalidResponsePayload(body, parse_error) => {
             if ErrorAnswer::is_error_body(&body) {
-                ErrorAnswer::parse(200, &body, None).into_error(Some(request_id))
+                ErrorAnswer::parse(200, &body, None).into_error(request_id)
             } else {
                 Error::InvalidResponse {
                     status: 200,
@@ -256,18 +348,16 @@ pub(crate) async fn api_error(error: progenitor_client::Error<()>, request_id: &
                         "{parse_error}; body: {}",
                         excerpt(&String::from_utf8_lossy(&body))
                     ),
-                    request_id: Some(request_id.to_string()),
+                    request_id: request_id_owned,
                 }
             }
         }
-        E::UnexpectedResponse(response) => {
-            answer_error(response).await.into_error(Some(request_id))
-        }
+        E::UnexpectedResponse(response) => answer_error(response).await.into_error(request_id),
         E::ErrorResponse(response) => ErrorAnswer {
             status: response.status().as_u16(),
             ..ErrorAnswer::default()
         }
-        .into_error(Some(request_id)),
+        .into_error(request_id),
         E::InvalidRequest(message) | E::Custom(message) => {
             ConfigError::InvalidRequest(message).into()
         }
@@ -352,6 +442,7 @@ pub struct ClientBuilder {
     http: Option<reqwest::Client>,
     downloads: DownloadPolicy,
     download_read_timeout: Duration,
+    include_cost: bool,
 }
 
 impl fmt::Debug for ClientBuilder {
@@ -382,6 +473,7 @@ impl Default for ClientBuilder {
             http: None,
             downloads: DownloadPolicy::default(),
             download_read_timeout: Duration::from_secs(60),
+            include_cost: false,
         }
     }
 }
@@ -462,9 +554,22 @@ impl ClientBuilder {
         self
     }
 
+    /// Ask RunComfy for each job's cost with its result
+    /// (`include_cost=true`, which RunComfy's own clients send), filling
+    /// [`JobResult::cost`]. Off by default, so that requests are exactly
+    /// the documented ones.
+    pub fn include_cost(mut self, include: bool) -> Self {
+        self.include_cost = include;
+        self
+    }
+
     /// Builds the client.
     pub fn build(self) -> Result<Client, Error> {
-        let token = self.token.ok_or(ConfigError::MissingToken)?;
+        use secrecy::ExposeSecret;
+        let token = self
+            .token
+            .filter(|token| !token.expose_secret().trim().is_empty())
+            .ok_or(ConfigError::MissingToken)?;
         if crate::transport::bearer_header(&token).is_none() {
             return Err(ConfigError::TokenNotHeaderSafe.into());
         }
@@ -512,6 +617,7 @@ impl ClientBuilder {
                 downloader,
                 poll: self.poll,
                 wait: self.wait,
+                include_cost: self.include_cost,
             }),
         })
     }

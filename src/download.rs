@@ -3,9 +3,16 @@
 //! A download
 //! - goes only to allowed hosts: RunComfy's CDNs (`*.runcomfy.net`,
 //!   `*.runcomfy.com`) and loopback by default, over HTTPS (plain HTTP only
-//!   for loopback); redirects are followed only to allowed hosts;
+//!   for loopback); redirects are followed (at most 5) only to allowed
+//!   hosts, and one to any other host is refused at once;
 //! - never carries an `Authorization` header (it uses its own HTTP client,
-//!   which has no token);
+//!   which has no token, and drops any `user:password@` from URLs);
+//! - gives up on a transfer slower than
+//!   [`speed_limit`](DownloadPolicy::speed_limit) bytes per second over
+//!   [`speed_time`](DownloadPolicy::speed_time) (as curl's `--speed-limit`
+//!   and `--speed-time`; default 1 KiB/s over 30 s), and on one that takes
+//!   longer than [`deadline`](DownloadPolicy::deadline) if set; the error
+//!   says which limit tripped;
 //! - streams into a temporary file in the target folder and renames it into
 //!   place at the end, so no partial file ever appears under the final name;
 //! - refuses files over [`max_bytes`](DownloadPolicy::max_bytes) (checked
@@ -14,7 +21,9 @@
 //! - resumes an interrupted transfer with `Range`, and starts over when the
 //!   server ignores `Range`;
 //! - names files after the URL's last path segment, sanitised to
-//!   `[A-Za-z0-9._-]`, and never overwrites an existing file unless asked;
+//!   `[A-Za-z0-9._-]` and never hidden (no leading `.`), and never
+//!   overwrites an existing file unless asked; it never writes through a
+//!   directory or a symlink that has the file's name;
 //! - leaves the file with the permissions any new file gets (the umask's),
 //!   not the private ones of a temporary file.
 
@@ -72,6 +81,38 @@ pub enum DownloadError {
         /// The URL.
         url: String,
     },
+    /// The transfer ran slower than the policy's low-speed limit.
+    #[error(
+        "transfer too slow: {received} bytes in the last {:?}, below the limit of {limit} bytes/s over {:?} (DownloadPolicy::speed_limit)",
+        window,
+        window
+    )]
+    TooSlow {
+        /// Bytes received in the window that tripped the limit.
+        received: u64,
+        /// The window ([`DownloadPolicy::speed_time`]).
+        window: std::time::Duration,
+        /// The limit in bytes per second.
+        limit: u64,
+    },
+    /// The download took longer than the policy's deadline.
+    #[error(
+        "download did not finish within {deadline:?} (DownloadPolicy::deadline); {received} bytes received"
+    )]
+    DeadlineExceeded {
+        /// The deadline.
+        deadline: std::time::Duration,
+        /// Bytes received by then.
+        received: u64,
+    },
+    /// Too many redirects.
+    #[error("more than {limit} redirects from {url}")]
+    TooManyRedirects {
+        /// The URL first asked for.
+        url: String,
+        /// The most redirects followed.
+        limit: usize,
+    },
     /// The transfer kept breaking off.
     #[error("transfer interrupted {attempts} times, last after {received} bytes: {source}")]
     Interrupted {
@@ -111,6 +152,15 @@ pub struct DownloadPolicy {
     pub allow_loopback: bool,
     /// How many times an interrupted transfer is resumed.
     pub max_resumes: u32,
+    /// The low-speed limit in bytes per second: a transfer that averages
+    /// less over [`speed_time`](Self::speed_time) fails with
+    /// [`DownloadError::TooSlow`] (0: no limit). Default 1024.
+    pub speed_limit: u64,
+    /// The window the low-speed limit is measured over. Default 30 s.
+    pub speed_time: std::time::Duration,
+    /// The most time one file's download may take, resumes included
+    /// ([`DownloadError::DeadlineExceeded`]). Default: none.
+    pub deadline: Option<std::time::Duration>,
 }
 
 impl Default for DownloadPolicy {
@@ -122,6 +172,9 @@ impl Default for DownloadPolicy {
             allow_runcomfy: true,
             allow_loopback: true,
             max_resumes: 3,
+            speed_limit: 1024,
+            speed_time: std::time::Duration::from_secs(30),
+            deadline: None,
         }
     }
 }
@@ -161,29 +214,32 @@ pub(crate) struct Downloader {
     policy: DownloadPolicy,
 }
 
+/// Where a download goes.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Target<'a> {
+    /// Into this folder, named after the URL.
+    Folder(&'a Path),
+    /// To exactly this file.
+    File(&'a Path),
+}
+
+/// The most redirects one download follows.
+const MAX_REDIRECTS: usize = 5;
+
 impl Downloader {
-    /// A downloader with its own HTTP client: no token, redirects only to
-    /// allowed hosts.
+    /// A downloader with its own HTTP client: no token, no automatic
+    /// redirects (each one is checked against the policy here).
     pub(crate) fn new(
         policy: DownloadPolicy,
         connect_timeout: std::time::Duration,
         read_timeout: std::time::Duration,
         user_agent: &str,
     ) -> reqwest::Result<Self> {
-        let redirect_policy = policy.clone();
         let http = reqwest::Client::builder()
             .user_agent(user_agent)
             .connect_timeout(connect_timeout)
             .read_timeout(read_timeout)
-            .redirect(reqwest::redirect::Policy::custom(move |attempt| {
-                if attempt.previous().len() >= 5 {
-                    attempt.error("too many redirects")
-                } else if redirect_policy.allows(attempt.url()) {
-                    attempt.follow()
-                } else {
-                    attempt.error("redirect to a host that is not allowed")
-                }
-            }))
+            .redirect(reqwest::redirect::Policy::none())
             .build()?;
         Ok(Self { http, policy })
     }
@@ -192,29 +248,18 @@ impl Downloader {
         &self.policy
     }
 
-    /// Downloads `url` to `destination`: a folder (the file is named after
-    /// the URL) or a file path. Returns the file written.
+    /// Downloads `url` to `target`. Returns the file written.
     pub(crate) async fn download(
         &self,
         url: &str,
-        destination: &Path,
+        target: Target<'_>,
     ) -> Result<PathBuf, DownloadError> {
-        let url = Url::parse(url).map_err(|_| DownloadError::InvalidUrl {
-            url: url.to_string(),
-        })?;
-        if !self.policy.allows(&url) {
-            return Err(DownloadError::HostNotAllowed {
-                url: url.to_string(),
-            });
-        }
-        let target = if destination.is_dir() {
-            destination.join(file_name_for(&url))
-        } else {
-            destination.to_path_buf()
+        let url = self.checked_url(url)?;
+        let target = match target {
+            Target::Folder(folder) => folder.join(file_name_for(&url)),
+            Target::File(file) => file.to_path_buf(),
         };
-        if !self.policy.overwrite && target.exists() {
-            return Err(DownloadError::AlreadyExists { path: target });
-        }
+        self.refuse_existing(&target)?;
         let folder = match target.parent() {
             Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
             _ => PathBuf::from("."),
@@ -232,11 +277,13 @@ impl Downloader {
         let temp = builder.tempfile_in(&folder).map_err(io)?;
         let mut file = tokio::fs::File::from_std(temp.as_file().try_clone().map_err(io)?);
 
-        self.transfer(&url, &mut file, &target).await?;
+        self.transfer(url.clone(), &mut file, &target).await?;
 
         file.flush().await.map_err(io)?;
         file.sync_all().await.map_err(io)?;
         drop(file);
+        // Checked again: something may have appeared while downloading.
+        self.refuse_existing(&target)?;
         let persisted = if self.policy.overwrite {
             temp.persist(&target)
         } else {
@@ -255,12 +302,111 @@ impl Downloader {
         Ok(target)
     }
 
-    /// Streams the body into `file`, resuming with `Range` after a break.
+    /// Parses `url`, drops any `user:password@` (a download carries no
+    /// credentials) and checks the host against the policy.
+    fn checked_url(&self, url: &str) -> Result<Url, DownloadError> {
+        let mut url = Url::parse(url).map_err(|_| DownloadError::InvalidUrl {
+            url: url.to_string(),
+        })?;
+        // Fails only for URLs that cannot have userinfo at all.
+        let _ = url.set_username("");
+        let _ = url.set_password(None);
+        if self.policy.allows(&url) {
+            Ok(url)
+        } else {
+            Err(DownloadError::HostNotAllowed {
+                url: url.to_string(),
+            })
+        }
+    }
+
+    /// Refuses a target that exists, unless it is a regular file (not a
+    /// symlink) and overwriting was asked for: a download never writes into
+    /// a directory or through a symlink that has the file's name.
+    fn refuse_existing(&self, target: &Path) -> Result<(), DownloadError> {
+        match std::fs::symlink_metadata(target) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Ok(meta) if self.policy.overwrite && meta.file_type().is_file() => Ok(()),
+            _ => Err(DownloadError::AlreadyExists {
+                path: target.to_path_buf(),
+            }),
+        }
+    }
+
+    /// Sends one GET, following redirects to allowed hosts only.
+    async fn get(
+        &self,
+        mut url: Url,
+        range_from: u64,
+    ) -> Result<Result<(Url, reqwest::Response), reqwest::Error>, DownloadError> {
+        let first = url.clone();
+        for _ in 0..=MAX_REDIRECTS {
+            let mut request = self.http.get(url.clone());
+            if range_from > 0 {
+                request = request.header(RANGE, format!("bytes={range_from}-"));
+            }
+            let response = match request.send().await {
+                Ok(response) => response,
+                Err(error) => return Ok(Err(error)),
+            };
+            if !response.status().is_redirection() {
+                return Ok(Ok((url, response)));
+            }
+            let Some(location) = response
+                .headers()
+                .get(reqwest::header::LOCATION)
+                .and_then(|v| v.to_str().ok())
+            else {
+                return Ok(Ok((url, response)));
+            };
+            let next = url.join(location).map_err(|_| DownloadError::InvalidUrl {
+                url: location.to_string(),
+            })?;
+            url = self.checked_url(next.as_str())?;
+        }
+        Err(DownloadError::TooManyRedirects {
+            url: first.to_string(),
+            limit: MAX_REDIRECTS,
+        })
+    }
+
+    /// Streams the body into `file`, resuming with `Range` after a break,
+    /// within the policy's speed limit and deadline.
     async fn transfer(
         &self,
-        url: &Url,
+        url: Url,
         file: &mut tokio::fs::File,
         target: &Path,
+    ) -> Result<(), DownloadError> {
+        let started = tokio::time::Instant::now();
+        let deadline = self.policy.deadline.map(|d| {
+            started
+                .checked_add(d)
+                .unwrap_or_else(|| started + std::time::Duration::from_secs(86_400 * 365))
+        });
+        let mut progress = Progress {
+            received: 0,
+            expected: None,
+        };
+        let work = self.transfer_until_done(url, file, target, &mut progress);
+        match deadline {
+            None => work.await,
+            Some(at) => match tokio::time::timeout_at(at, work).await {
+                Ok(outcome) => outcome,
+                Err(_) => Err(DownloadError::DeadlineExceeded {
+                    deadline: self.policy.deadline.unwrap_or_default(),
+                    received: progress.received,
+                }),
+            },
+        }
+    }
+
+    async fn transfer_until_done(
+        &self,
+        mut url: Url,
+        file: &mut tokio::fs::File,
+        target: &Path,
+        progress: &mut Progress,
     ) -> Result<(), DownloadError> {
         use futures::StreamExt;
         let io = |source| DownloadError::Io {
@@ -268,62 +414,60 @@ impl Downloader {
             source,
         };
         let limit = self.policy.max_bytes;
-        let mut received: u64 = 0;
-        let mut expected: Option<u64> = None;
         let mut attempts: u32 = 0;
         loop {
-            attempts += 1;
-            let mut request = self.http.get(url.clone());
-            if received > 0 {
-                request = request.header(RANGE, format!("bytes={received}-"));
-            }
+            attempts = attempts.saturating_add(1);
+            let max_resumes = self.policy.max_resumes;
             let interrupted = |source, received| {
-                if attempts > self.policy.max_resumes {
+                if attempts > max_resumes {
                     Err(DownloadError::Interrupted {
                         attempts,
                         received,
                         source,
                     })
                 } else {
-                    tracing::debug!(url = %url, received, attempts, "download interrupted; resuming");
+                    tracing::debug!(received, attempts, "download interrupted; resuming");
                     Ok(())
                 }
             };
-            let response = match request.send().await {
-                Ok(response) => response,
+            let response = match self.get(url.clone(), progress.received).await? {
+                Ok((final_url, response)) => {
+                    url = final_url;
+                    response
+                }
                 Err(source) => {
-                    interrupted(source, received)?;
+                    interrupted(source, progress.received)?;
                     continue;
                 }
             };
             let status = response.status().as_u16();
             match status {
-                206 if received > 0 => {
+                206 if progress.received > 0 => {
                     let range = response
                         .headers()
                         .get(CONTENT_RANGE)
                         .and_then(|v| v.to_str().ok());
                     match content_range(range) {
-                        Some((start, total)) if start == received => {
-                            expected = total.or(expected);
+                        Some((start, total)) if start == progress.received => {
+                            progress.expected = total.or(progress.expected);
                         }
                         _ => {
                             // Not the part asked for: start over.
-                            received = 0;
+                            progress.received = 0;
                             restart(file).await.map_err(io)?;
                             continue;
                         }
                     }
                 }
                 200 => {
-                    if received > 0 {
+                    if progress.received > 0 {
                         // The server ignored Range and sent the whole file.
-                        received = 0;
+                        progress.received = 0;
                         restart(file).await.map_err(io)?;
                     }
-                    expected = response.content_length();
+                    progress.expected = response.content_length();
                 }
-                416 if expected == Some(received) => return Ok(()),
+                416 if progress.expected == Some(progress.received) => return Ok(()),
                 _ => {
                     return Err(DownloadError::Http {
                         status,
@@ -331,7 +475,7 @@ impl Downloader {
                     });
                 }
             }
-            if let Some(size) = expected
+            if let Some(size) = progress.expected
                 && size > limit
             {
                 return Err(DownloadError::TooLarge {
@@ -340,36 +484,109 @@ impl Downloader {
                 });
             }
             let mut body = response.bytes_stream();
+            let mut speed = SpeedCheck::new(self.policy.speed_limit, self.policy.speed_time);
             let mut broken = None;
-            while let Some(chunk) = body.next().await {
-                match chunk {
-                    Ok(bytes) => {
-                        received += bytes.len() as u64;
-                        if received > limit {
+            loop {
+                let next = match speed.window_end() {
+                    Some(at) => match tokio::time::timeout_at(at, body.next()).await {
+                        Ok(next) => next,
+                        Err(_) => {
+                            speed.check(0)?;
+                            continue;
+                        }
+                    },
+                    None => body.next().await,
+                };
+                match next {
+                    Some(Ok(bytes)) => {
+                        let len = bytes.len() as u64;
+                        progress.received = progress.received.saturating_add(len);
+                        if progress.received > limit {
                             return Err(DownloadError::TooLarge {
                                 limit,
-                                size: expected,
+                                size: progress.expected,
                             });
                         }
                         file.write_all(&bytes).await.map_err(io)?;
+                        speed.check(len)?;
                     }
-                    Err(source) => {
+                    Some(Err(source)) => {
                         broken = Some(source);
                         break;
                     }
+                    None => break,
                 }
             }
             if let Some(source) = broken {
-                interrupted(source, received)?;
+                interrupted(source, progress.received)?;
                 continue;
             }
-            return match expected {
-                Some(expected) if expected != received => {
-                    Err(DownloadError::LengthMismatch { expected, received })
+            return match progress.expected {
+                Some(expected) if expected != progress.received => {
+                    Err(DownloadError::LengthMismatch {
+                        expected,
+                        received: progress.received,
+                    })
                 }
                 _ => Ok(()),
             };
         }
+    }
+}
+
+/// How far a download has come (kept outside the transfer, so that a
+/// deadline can say how much arrived).
+struct Progress {
+    received: u64,
+    expected: Option<u64>,
+}
+
+/// The low-speed limit: the bytes received in each window of `window` must
+/// average at least `limit` per second.
+struct SpeedCheck {
+    limit: u64,
+    window: std::time::Duration,
+    started: tokio::time::Instant,
+    received: u64,
+}
+
+impl SpeedCheck {
+    fn new(limit: u64, window: std::time::Duration) -> Self {
+        Self {
+            limit,
+            window,
+            started: tokio::time::Instant::now(),
+            received: 0,
+        }
+    }
+
+    /// When the current window closes; `None` when there is no limit.
+    fn window_end(&self) -> Option<tokio::time::Instant> {
+        (self.limit > 0 && !self.window.is_zero())
+            .then(|| self.started.checked_add(self.window))
+            .flatten()
+    }
+
+    /// Counts `bytes` just received; at the end of a window, fails if the
+    /// window fell short of the limit, else starts the next window.
+    fn check(&mut self, bytes: u64) -> Result<(), DownloadError> {
+        self.received = self.received.saturating_add(bytes);
+        let Some(end) = self.window_end() else {
+            return Ok(());
+        };
+        if tokio::time::Instant::now() < end {
+            return Ok(());
+        }
+        let needed = (self.limit as f64 * self.window.as_secs_f64()).ceil() as u64;
+        if self.received < needed {
+            return Err(DownloadError::TooSlow {
+                received: self.received,
+                window: self.window,
+                limit: self.limit,
+            });
+        }
+        *self = Self::new(self.limit, self.window);
+        Ok(())
     }
 }
 
@@ -404,19 +621,16 @@ pub fn file_name_for(url: &Url) -> String {
             }
         })
         .collect();
-    let trimmed = cleaned.trim_start_matches('.');
-    let mut name: String = trimmed
-        .chars()
-        .rev()
-        .take(100)
-        .collect::<Vec<_>>()
-        .into_iter()
-        .rev()
-        .collect();
+    // The last 100 characters (the extension is at the end), then no
+    // leading dots: cutting can expose one, and a hidden file is no answer.
+    let skip = cleaned.chars().count().saturating_sub(100);
+    let cut: String = cleaned.chars().skip(skip).collect();
+    let name = cut.trim_start_matches('.');
     if name.is_empty() || name.chars().all(|c| c == '_') {
-        name = "output".to_string();
+        "output".to_string()
+    } else {
+        name.to_string()
     }
-    name
 }
 
 /// Local names for files downloaded together into one folder: each URL's
@@ -515,6 +729,12 @@ mod tests {
             "_E4_BD_A0.mp4"
         );
         assert!(file_name_for(&url(&format!("https://x/{}.mp4", "a".repeat(300)))).len() <= 100);
+        // Cut to 100 characters, this would start with a dot.
+        let dotted = format!("https://x/{}.{}", "a".repeat(50), "b".repeat(99));
+        let name = file_name_for(&url(&dotted));
+        assert!(!name.starts_with('.'), "{name}");
+        assert_eq!(name, "b".repeat(99));
+        assert_eq!(file_name_for(&url("https://x/...")), "output");
     }
 
     #[test]

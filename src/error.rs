@@ -14,6 +14,9 @@ use std::time::Duration;
 /// How many characters of a response body an error quotes.
 const EXCERPT_CHARS: usize = 200;
 
+/// The longest request id this client accepts.
+pub(crate) const MAX_REQUEST_ID_LEN: usize = 256;
+
 /// Everything that can go wrong talking to RunComfy.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -94,12 +97,14 @@ pub enum Error {
         request_id: Option<String>,
     },
 
-    /// The job ended `failed`; `message` is RunComfy's error text.
-    #[error("job {request_id} failed: {message}")]
+    /// The job ended `failed`; `message` is RunComfy's error message.
+    #[error("job {request_id} failed{}: {message}", code.as_ref().map(|c| format!(" ({c})")).unwrap_or_default())]
     JobFailed {
         /// The failed job.
         request_id: String,
-        /// RunComfy's error, as text.
+        /// RunComfy's error code for the failure, where it gave one.
+        code: Option<String>,
+        /// RunComfy's error message (an excerpt).
         message: String,
         /// RunComfy's `error` value as sent.
         error: Value,
@@ -188,11 +193,22 @@ pub enum Error {
         source: DownloadError,
     },
 
-    /// A request id that cannot be used in a URL path.
+    /// A request id that cannot be used in a URL path (quoted as an
+    /// excerpt in the message).
     #[error(
-        "invalid request id {0:?}: use the id RunComfy returned (letters, digits, '-', '_', '.', '~')"
+        "invalid request id {:?}: use the id RunComfy returned (1 to {} letters, digits, '-', '_', '.', '~')",
+        excerpt(.0),
+        MAX_REQUEST_ID_LEN
     )]
     InvalidRequestId(String),
+
+    /// A model id that cannot be used in a URL path (quoted as an excerpt
+    /// in the message).
+    #[error(
+        "invalid model id {:?}: segments of letters, digits, '-', '_' and '.', separated by '/' (e.g. kling/kling-3.0/standard/text-to-video)",
+        excerpt(.0)
+    )]
+    InvalidModelId(String),
 
     /// The client is misconfigured, or a call was made with arguments that
     /// cannot work; nothing was sent.
@@ -289,6 +305,7 @@ impl Error {
             Self::Validation(_)
             | Self::InsufficientBalance { .. }
             | Self::SubmitOutcomeUnknown { .. }
+            | Self::InvalidModelId(_)
             | Self::Config(_) => None,
         }
     }
@@ -430,17 +447,24 @@ pub(crate) fn excerpt(text: &str) -> String {
     }
 }
 
-/// Parses `Retry-After`: whole seconds or an HTTP date.
+/// The longest `Retry-After` this client takes from a server: a day. A
+/// longer wait is read as a day; retries and waits cap it further by their
+/// own budget and deadline.
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// Parses `Retry-After`: whole seconds or an HTTP date, at most
+/// [`MAX_RETRY_AFTER`].
 pub(crate) fn parse_retry_after(value: &str) -> Option<Duration> {
     let value = value.trim();
-    if let Ok(seconds) = value.parse::<u64>() {
-        return Some(Duration::from_secs(seconds));
-    }
-    let at = httpdate::parse_http_date(value).ok()?;
-    Some(
+    let asked = if value.bytes().all(|b| b.is_ascii_digit()) && !value.is_empty() {
+        // More digits than a u64 holds is still "a very long time".
+        Duration::from_secs(value.parse::<u64>().unwrap_or(u64::MAX))
+    } else {
+        let at = httpdate::parse_http_date(value).ok()?;
         at.duration_since(std::time::SystemTime::now())
-            .unwrap_or(Duration::ZERO),
-    )
+            .unwrap_or(Duration::ZERO)
+    };
+    Some(asked.min(MAX_RETRY_AFTER))
 }
 
 #[cfg(test)]
@@ -507,6 +531,19 @@ mod tests {
             Some(Duration::ZERO)
         );
         assert_eq!(parse_retry_after("soon"), None);
+        assert_eq!(
+            parse_retry_after("18446744073709551615"),
+            Some(MAX_RETRY_AFTER)
+        );
+        assert_eq!(
+            parse_retry_after("99999999999999999999999999"),
+            Some(MAX_RETRY_AFTER)
+        );
+        assert_eq!(
+            parse_retry_after("Fri, 31 Dec 9999 23:59:59 GMT"),
+            Some(MAX_RETRY_AFTER)
+        );
+        assert_eq!(parse_retry_after("-5"), None);
     }
 
     #[test]

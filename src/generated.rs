@@ -7,6 +7,7 @@
     clippy::all,
     clippy::pedantic,
     unused_imports,
+    unused_mut,
     dead_code,
     rustdoc::all
 )]

@@ -80,6 +80,10 @@ pub struct JobResult<O> {
     pub created_at: Option<String>,
     /// When the job finished, as RunComfy wrote it.
     pub finished_at: Option<String>,
+    /// What the job cost in US dollars, where RunComfy said (only when the
+    /// client asks for it: [`ClientBuilder::include_cost`](crate::ClientBuilder::include_cost)).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost: Option<f64>,
 }
 
 impl<O: Serialize> JobResult<O> {
@@ -164,8 +168,9 @@ impl<M: Model> Job<M> {
             .map_err(|e| (e, id));
         let answer = match answer {
             Ok(answer) => answer.into_inner(),
-            Err((e, id)) => return Err(api_error(e, id).await),
+            Err((e, id)) => return Err(api_error(e, Some(id)).await),
         };
+        same_job(id, answer.request_id.as_deref())?;
         let status = Status::from_wire(&answer.status, answer.queue_position);
         tracing::Span::current().record("status", tracing::field::display(&status));
         Ok(status)
@@ -177,10 +182,17 @@ impl<M: Model> Job<M> {
     #[tracing::instrument(name = "runcomfy.result", skip_all, fields(request_id = %self.ticket.request_id))]
     pub async fn result(&self) -> Result<ResultState<M::Output>, Error> {
         let id = self.request_id().to_string();
-        let answer = match self.client.api().get_request_result(&id).await {
+        let include_cost = self.client.includes_cost().then_some(true);
+        let answer = match self
+            .client
+            .api()
+            .get_request_result(&id, include_cost)
+            .await
+        {
             Ok(answer) => answer.into_inner(),
-            Err(e) => return Err(api_error(e, &id).await),
+            Err(e) => return Err(api_error(e, Some(&id)).await),
         };
+        same_job(&id, answer.request_id.as_deref())?;
         let status = match (&answer.status, &answer.output) {
             (Some(state), _) => Status::from_wire(state, None),
             (None, Some(_)) => Status::Completed,
@@ -211,16 +223,15 @@ impl<M: Model> Job<M> {
                     output,
                     created_at: answer.created_at.as_ref().map(text),
                     finished_at: answer.finished_at.as_ref().map(text),
+                    cost: answer.cost.as_ref().and_then(number),
                 }))
             }
             Status::Failed => {
                 let error = answer.error.unwrap_or(Value::Null);
-                let message = match &error {
-                    Value::Null => "RunComfy gave no reason".to_string(),
-                    other => excerpt(&text(other)),
-                };
+                let (code, message) = failure(&error);
                 Err(Error::JobFailed {
                     request_id: id,
+                    code,
                     message,
                     error,
                 })
@@ -237,8 +248,9 @@ impl<M: Model> Job<M> {
         let id = self.request_id().to_string();
         let answer = match self.client.api().cancel_request(&id).await {
             Ok(answer) => answer.into_inner(),
-            Err(e) => return Err(api_error(e, &id).await),
+            Err(e) => return Err(api_error(e, Some(&id)).await),
         };
+        same_job(&id, answer.request_id.as_deref())?;
         let outcome = match answer.outcome.as_deref() {
             Some("cancelled" | "canceled") => CancelOutcome::Cancelled,
             Some("not_cancellable" | "not_cancelable") => CancelOutcome::NotCancellable,
@@ -291,6 +303,53 @@ fn text(value: &Value) -> String {
     match value {
         Value::String(s) => s.clone(),
         other => other.to_string(),
+    }
+}
+
+/// Refuses an answer about another job: its output is not ours.
+fn same_job(asked: &str, answered: Option<&str>) -> Result<(), Error> {
+    match answered {
+        Some(answered) if answered != asked => Err(Error::InvalidResponse {
+            status: 200,
+            message: format!(
+                "the answer is about request {:?}, not {asked:?}",
+                excerpt(answered)
+            ),
+            request_id: Some(asked.to_string()),
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// A number, or a string holding one (as some RunComfy fields are sent).
+pub(crate) fn number(value: &Value) -> Option<f64> {
+    match value {
+        Value::Number(n) => n.as_f64(),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+    .filter(|n: &f64| n.is_finite())
+}
+
+/// A failed job's code and message: RunComfy sends `{code, message}`
+/// (sometimes with `error_code`/`error_message`), or a plain string.
+fn failure(error: &Value) -> (Option<String>, String) {
+    let field = |names: &[&str]| {
+        names
+            .iter()
+            .find_map(|n| error.get(*n))
+            .filter(|v| !v.is_null())
+    };
+    match error {
+        Value::Null => (None, "RunComfy gave no reason".to_string()),
+        Value::Object(_) => {
+            let code = field(&["code", "error_code"]).map(text);
+            let message = field(&["message", "error_message", "detail"])
+                .map(text)
+                .unwrap_or_else(|| error.to_string());
+            (code.map(|c| excerpt(&c)), excerpt(&message))
+        }
+        other => (None, excerpt(&text(other))),
     }
 }
 

@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 #![deny(missing_docs)]
 
+mod catalogue;
 mod client;
 pub mod download;
 #[cfg(feature = "emulator")]
@@ -11,12 +12,14 @@ mod job;
 mod model;
 pub mod multi_prompt;
 pub mod polling;
+pub mod pricing;
 pub mod retry;
 mod state;
 mod status;
 mod transport;
 pub mod validation;
 
+pub use catalogue::{ModelInfo, ModelQuery};
 pub use client::{BASE_URL_ENV, Client, ClientBuilder, DEFAULT_BASE_URL, TOKEN_ENV};
 pub use download::{DownloadError, DownloadPolicy};
 pub use error::{ConfigError, Error};
@@ -27,6 +30,7 @@ pub use multi_prompt::MultiShot;
 pub use polling::{
     BackoffPolling, FixedPolling, PollPolicy, PollState, Progress, WaitEvent, WaitOptions,
 };
+pub use pricing::CostEstimate;
 pub use retry::RetryPolicy;
 pub use state::RequestState;
 pub use status::Status;

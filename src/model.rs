@@ -32,6 +32,10 @@ pub struct ModelDescriptor {
     pub published_input_schema: &'static str,
     /// The output schema exactly as RunComfy publishes it.
     pub published_output_schema: &'static str,
+    /// The model's metadata as RunComfy publishes it (its model info
+    /// without the schemas: name, categories, price), from the optional
+    /// `model.json` beside the schemas; `{}` where there is none.
+    pub published_info: &'static str,
 }
 
 impl ModelDescriptor {
@@ -43,5 +47,15 @@ impl ModelDescriptor {
     /// Every model this crate was built with.
     pub fn all() -> &'static [&'static ModelDescriptor] {
         crate::models::ALL
+    }
+
+    /// The model's metadata (name, categories, listed price) as checked in
+    /// beside its schemas, with its published input schema.
+    pub fn info(&self) -> crate::ModelInfo {
+        let wire = serde_json::from_str(self.published_info).unwrap_or_default();
+        let mut info = crate::ModelInfo::from_wire(wire, Some(self.id));
+        info.model_id = self.id.to_string();
+        info.input_schema = serde_json::from_str(self.published_input_schema).ok();
+        info
     }
 }

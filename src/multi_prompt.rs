@@ -30,19 +30,23 @@ pub(crate) fn violations(schema: &Value, input: &Value) -> Vec<Violation> {
         && video_duration["type"] == "integer"
         && let Some(segments) = segments.filter(|s| !s.is_empty())
     {
-        let total: Option<i64> = segments
+        // Summed in i128: any number of i64 durations fits, so hostile
+        // values are a mismatch to report, never an overflow.
+        let total: Option<i128> = segments
             .iter()
             .map(|segment| {
                 segment
                     .get("duration")
                     .or(item_duration.get("default"))
                     .and_then(Value::as_i64)
+                    .map(i128::from)
             })
             .sum();
         let duration = input
             .get("duration")
             .or(video_duration.get("default"))
-            .and_then(Value::as_i64);
+            .and_then(Value::as_i64)
+            .map(i128::from);
         // A non-integer is a type violation the schema check reports.
         if let (Some(segments_total), Some(duration)) = (total, duration)
             && segments_total != duration
@@ -121,7 +125,12 @@ impl MultiShot {
 
     /// The sum of the shot durations so far, in seconds.
     pub fn total_seconds(&self) -> i64 {
-        self.shots.iter().filter_map(|s| s.duration).sum()
+        // Each shot is a u32, so no realistic number of shots overflows;
+        // saturate rather than panic all the same.
+        self.shots
+            .iter()
+            .filter_map(|s| s.duration)
+            .fold(0i64, i64::saturating_add)
     }
 
     /// Builds and validates the input.

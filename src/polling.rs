@@ -57,16 +57,19 @@ pub trait PollPolicy: Send + Sync + fmt::Debug {
 /// The default schedule: a short first delay growing geometrically to a
 /// cap, with jitter. Quick jobs are noticed quickly; long ones cost few
 /// requests.
+///
+/// Its settings are checked where they are set, so no schedule can make a
+/// wait panic: a factor below 1 (or not a number) is 1, a jitter outside 0
+/// to 1 (or not a number) is clamped (NaN to 0), and every delay is
+/// computed in floating point and capped at [`max`](Self::max) before it
+/// becomes a `Duration`.
 #[derive(Debug, Clone, PartialEq)]
+#[must_use]
 pub struct BackoffPolling {
-    /// The first delay.
-    pub initial: Duration,
-    /// Each delay is the previous one times this.
-    pub factor: f64,
-    /// The longest delay.
-    pub max: Duration,
-    /// Each delay varies randomly by up to this fraction either way.
-    pub jitter: f64,
+    initial: Duration,
+    factor: f64,
+    max: Duration,
+    jitter: f64,
 }
 
 impl Default for BackoffPolling {
@@ -81,16 +84,72 @@ impl Default for BackoffPolling {
     }
 }
 
+impl BackoffPolling {
+    /// A schedule starting at `initial`, multiplied by `factor` after each
+    /// poll, capped at `max`, with the default ±10 % jitter.
+    pub fn new(initial: Duration, factor: f64, max: Duration) -> Self {
+        Self::default().initial(initial).factor(factor).max(max)
+    }
+
+    /// The first delay.
+    pub fn initial(mut self, initial: Duration) -> Self {
+        self.initial = initial;
+        self
+    }
+
+    /// Each delay is the previous one times this (1 or more; anything
+    /// else, NaN included, is 1: a fixed delay).
+    pub fn factor(mut self, factor: f64) -> Self {
+        self.factor = if factor.is_nan() {
+            1.0
+        } else {
+            factor.max(1.0)
+        };
+        self
+    }
+
+    /// The longest delay.
+    pub fn max(mut self, max: Duration) -> Self {
+        self.max = max;
+        self
+    }
+
+    /// Each delay varies randomly by up to this fraction either way
+    /// (clamped to 0 to 1; NaN is 0).
+    pub fn jitter(mut self, jitter: f64) -> Self {
+        self.jitter = if jitter.is_nan() {
+            0.0
+        } else {
+            jitter.clamp(0.0, 1.0)
+        };
+        self
+    }
+
+    /// The delay before poll number `polls + 1`, without jitter.
+    fn base_delay(&self, polls: u32) -> Duration {
+        let exponent = polls.saturating_sub(1).min(1024) as i32;
+        let max = self.max.as_secs_f64();
+        let seconds = self.initial.as_secs_f64() * self.factor.powi(exponent);
+        // An overflow gives infinity, which the cap brings back down.
+        seconds_to_duration(seconds.min(max))
+    }
+}
+
+/// A non-negative, finite number of seconds as a `Duration`; anything a
+/// `Duration` cannot hold saturates.
+fn seconds_to_duration(seconds: f64) -> Duration {
+    if seconds.is_nan() || seconds <= 0.0 {
+        Duration::ZERO
+    } else {
+        Duration::try_from_secs_f64(seconds).unwrap_or(Duration::MAX)
+    }
+}
+
 impl PollPolicy for BackoffPolling {
     fn next_delay(&self, state: &PollState<'_>) -> Duration {
-        let exponent = state.polls.saturating_sub(1).min(64) as i32;
-        let base = self
-            .initial
-            .mul_f64(self.factor.max(1.0).powi(exponent))
-            .min(self.max);
-        let jitter = self.jitter.clamp(0.0, 1.0);
-        let spread = 1.0 + jitter * (fastrand::f64() * 2.0 - 1.0);
-        base.mul_f64(spread)
+        let base = self.base_delay(state.polls);
+        let spread = 1.0 + self.jitter * (fastrand::f64() * 2.0 - 1.0);
+        seconds_to_duration(base.as_secs_f64() * spread)
     }
 }
 
@@ -174,9 +233,13 @@ impl WaitOptions {
         Self::default()
     }
 
-    /// Give up waiting after this long.
+    /// The longest deadline a wait takes; a longer one (such as
+    /// `Duration::MAX`, for "no deadline") is read as this.
+    pub const MAX_DEADLINE: Duration = Duration::from_secs(365 * 24 * 60 * 60);
+
+    /// Give up waiting after this long (at most [`MAX_DEADLINE`](Self::MAX_DEADLINE)).
     pub fn deadline(mut self, deadline: Duration) -> Self {
-        self.deadline = deadline;
+        self.deadline = deadline.min(Self::MAX_DEADLINE);
         self
     }
 
@@ -259,17 +322,22 @@ impl<P: Pollable> Waiter<P> {
                 if let Some(asked) = retry_after {
                     delay = delay.max(asked);
                 }
-                let deadline = self.started + self.options.deadline;
-                if Instant::now() + delay > deadline {
+                // Whatever the policy or the server asks for, the deadline
+                // caps it (checked sums: either may be huge).
+                let deadline = self.deadline();
+                if Instant::now()
+                    .checked_add(delay)
+                    .is_none_or(|next| next > deadline)
+                {
                     tokio::time::sleep_until(deadline).await;
                     return Some(self.finish_with(self.timed_out().await));
                 }
                 tokio::time::sleep(delay).await;
             }
-            self.polls += 1;
+            self.polls = self.polls.saturating_add(1);
             // A status call retries on its own (see `crate::retry`); the
             // deadline bounds those retries too.
-            let deadline = self.started + self.options.deadline;
+            let deadline = self.deadline();
             let Ok(polled) = tokio::time::timeout_at(deadline, self.job.poll_status()).await else {
                 return Some(self.finish_with(self.timed_out().await));
             };
@@ -306,13 +374,21 @@ impl<P: Pollable> Waiter<P> {
                     if error.is_transient()
                         && self.errors < self.options.max_consecutive_errors =>
                 {
-                    self.errors += 1;
+                    self.errors = self.errors.saturating_add(1);
                     self.last_retry_after = error.retry_after();
                     tracing::debug!(request_id = self.job.request_id(), %error, "transient error while waiting");
                 }
                 Err(error) => return Some(self.finish_with(Err(error))),
             }
         }
+    }
+
+    /// When the wait gives up. The deadline is at most
+    /// [`WaitOptions::MAX_DEADLINE`], which any clock can add.
+    fn deadline(&self) -> Instant {
+        self.started
+            .checked_add(self.options.deadline)
+            .unwrap_or(self.started)
     }
 
     fn finish_with(&mut self, outcome: Result<P::Output, Error>) -> WaitEvent<P::Output> {
@@ -464,10 +540,7 @@ mod tests {
     }
 
     fn no_jitter() -> Arc<dyn PollPolicy> {
-        Arc::new(BackoffPolling {
-            jitter: 0.0,
-            ..BackoffPolling::default()
-        })
+        Arc::new(BackoffPolling::default().jitter(0.0))
     }
 
     fn running(n: usize) -> Vec<Result<Status, Error>> {
@@ -508,11 +581,7 @@ mod tests {
                 status: &status,
             };
             let delay = policy.next_delay(&state);
-            let base = BackoffPolling {
-                jitter: 0.0,
-                ..policy.clone()
-            }
-            .next_delay(&state);
+            let base = policy.clone().jitter(0.0).next_delay(&state);
             assert!(
                 delay >= base.mul_f64(0.9) && delay <= base.mul_f64(1.1),
                 "{delay:?} vs {base:?}"

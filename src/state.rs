@@ -8,8 +8,10 @@ use std::str::FromStr;
 ///
 /// Documented values are `in_queue`, `in_progress`, `completed` and
 /// `cancelled`; RunComfy's own clients also see `failed`, `succeeded` (read
-/// as [`Completed`](Self::Completed)) and `canceled` (read as
-/// [`Cancelled`](Self::Cancelled)). Any other string is kept in
+/// as [`Completed`](Self::Completed)), `canceled` (read as
+/// [`Cancelled`](Self::Cancelled)), `pending` and `waiting` (read as
+/// [`InQueue`](Self::InQueue)) and `starting` and `processing` (read as
+/// [`InProgress`](Self::InProgress)). Any other string is kept in
 /// [`Unknown`](Self::Unknown): a new status never fails deserialisation.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum RequestState {
@@ -51,8 +53,9 @@ impl FromStr for RequestState {
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         Ok(match s {
-            "in_queue" => Self::InQueue,
-            "in_progress" => Self::InProgress,
+            // RunComfy's own clients keep polling on these as well.
+            "in_queue" | "pending" | "waiting" => Self::InQueue,
+            "in_progress" | "starting" | "processing" => Self::InProgress,
             "completed" | "succeeded" => Self::Completed,
             "cancelled" | "canceled" => Self::Cancelled,
             "failed" => Self::Failed,
@@ -94,6 +97,12 @@ mod tests {
         assert_eq!(parse("canceled"), RequestState::Cancelled);
         assert_eq!(parse("failed"), RequestState::Failed);
         assert_eq!(parse("paused"), RequestState::Unknown("paused".into()));
+        for queued in ["pending", "waiting"] {
+            assert_eq!(parse(queued), RequestState::InQueue);
+        }
+        for running in ["starting", "processing"] {
+            assert_eq!(parse(running), RequestState::InProgress);
+        }
         assert_eq!(
             serde_json::to_value(RequestState::InQueue).expect("serialises"),
             "in_queue"

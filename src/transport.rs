@@ -57,9 +57,11 @@ impl ClientHooks<ApiContext> for crate::generated::api::Client {
             attempts = tracing::field::Empty,
             http.status = tracing::field::Empty,
         );
+        let context = self.inner();
         execute_with_retries(
             self.client(),
-            &self.inner().retry,
+            &context.retry,
+            &context.token,
             request,
             info.operation_id,
         )
@@ -78,6 +80,20 @@ pub(crate) fn bearer_header(token: &SecretString) -> Option<reqwest::header::Hea
     Some(value)
 }
 
+/// A path parameter whose slashes stay literal (a model id): each segment
+/// is percent-encoded on its own and the segments are joined with `/`, as
+/// RunComfy's documented requests send them
+/// (`/v1/models/kling/kling-3.0/standard/text-to-video`). The generated
+/// client calls this for every parameter marked
+/// `x-runcomfy-literal-slashes` in `schema/queue-api.openapi.json`.
+pub(crate) fn encode_path_keeping_slashes(value: &str) -> String {
+    value
+        .split('/')
+        .map(progenitor_client::encode_path)
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
 /// The request id in a `/v1/requests/{id}/...` URL, for tracing.
 fn request_id_in(url: &reqwest::Url) -> Option<String> {
     let mut segments = url.path_segments()?;
@@ -89,6 +105,7 @@ fn request_id_in(url: &reqwest::Url) -> Option<String> {
 async fn execute_with_retries(
     http: &reqwest::Client,
     policy: &RetryPolicy,
+    token: &SecretString,
     request: reqwest::Request,
     operation: &str,
 ) -> reqwest::Result<reqwest::Response> {
@@ -101,7 +118,7 @@ async fn execute_with_retries(
         // Bodies here are JSON in memory, so a copy is always possible.
         let this_try = request.try_clone();
         let outcome = match this_try {
-            Some(copy) => send_and_read(http, copy).await,
+            Some(copy) => send_and_read(http, copy, token).await,
             None => return http.execute(request).await,
         };
         let attempt = match &outcome {
@@ -120,10 +137,17 @@ async fn execute_with_retries(
         };
         let wait = match verdict(attempt, is_submit) {
             Verdict::Done => None,
+            // However long the server asks for, a retry happens only within
+            // the budget; checked sums, since `Retry-After` is the server's.
             Verdict::Retry(retry_after) => delays
                 .next()
                 .map(|delay| retry_after.map_or(delay, |asked| asked.max(delay)))
-                .filter(|wait| started.elapsed() + *wait <= policy.budget),
+                .filter(|wait| {
+                    started
+                        .elapsed()
+                        .checked_add(*wait)
+                        .is_some_and(|total| total <= policy.budget)
+                }),
         };
         let span = tracing::Span::current();
         span.record("attempts", attempts);
@@ -166,9 +190,14 @@ fn response_body(response: &BufferedResponse) -> &[u8] {
     response.0.body()
 }
 
+/// Sends one try and reads its answer in full (up to
+/// [`MAX_ANSWER_BYTES`]), with the token scrubbed from the body: a server
+/// that echoes the request's `Authorization` header must not put the token
+/// into an error message.
 async fn send_and_read(
     http: &reqwest::Client,
     request: reqwest::Request,
+    token: &SecretString,
 ) -> reqwest::Result<BufferedResponse> {
     use futures::StreamExt;
     let response = http.execute(request).await?;
@@ -188,11 +217,55 @@ async fn send_and_read(
             break;
         }
     }
+    let body = scrub_secret(body, token.expose_secret());
     Ok(BufferedResponse(
         builder
             .body(bytes::Bytes::from(body))
             .expect("status, version and headers come from a valid response"),
     ))
+}
+
+/// What replaces the token wherever an answer quotes it.
+const REDACTED: &[u8] = b"[REDACTED]";
+
+/// `body` with every occurrence of `secret` replaced by `[REDACTED]`, in
+/// the forms a server may echo it in: as sent, JSON-escaped and
+/// percent-encoded.
+pub(crate) fn scrub_secret(body: Vec<u8>, secret: &str) -> Vec<u8> {
+    if secret.is_empty() {
+        return body;
+    }
+    let json_escaped = serde_json::to_string(secret)
+        .map(|quoted| quoted[1..quoted.len() - 1].to_string())
+        .unwrap_or_default();
+    let slash_escaped = json_escaped.replace('/', "\\/");
+    let percent_encoded =
+        percent_encoding::utf8_percent_encode(secret, percent_encoding::NON_ALPHANUMERIC)
+            .to_string();
+    let mut forms: Vec<&str> = vec![secret, &json_escaped, &slash_escaped, &percent_encoded];
+    forms.sort_unstable();
+    forms.dedup();
+    // Longest first, so that a form containing another is replaced whole.
+    forms.sort_by_key(|form| std::cmp::Reverse(form.len()));
+    forms
+        .into_iter()
+        .filter(|form| !form.is_empty())
+        .fold(body, |body, form| {
+            replace_all(&body, form.as_bytes(), REDACTED)
+        })
+}
+
+fn replace_all(haystack: &[u8], needle: &[u8], with: &[u8]) -> Vec<u8> {
+    let finder = memchr::memmem::Finder::new(needle);
+    let mut out = Vec::with_capacity(haystack.len());
+    let mut rest = haystack;
+    while let Some(at) = finder.find(rest) {
+        out.extend_from_slice(&rest[..at]);
+        out.extend_from_slice(with);
+        rest = &rest[at + needle.len()..];
+    }
+    out.extend_from_slice(rest);
+    out
 }
 
 #[cfg(test)]
@@ -207,6 +280,31 @@ mod tests {
             Some("abc")
         );
         assert_eq!(request_id_in(&url("https://x/v1/models/a/b")), None);
+    }
+
+    #[test]
+    fn model_ids_keep_their_slashes_and_nothing_else_changes() {
+        assert_eq!(
+            encode_path_keeping_slashes("kling/kling-3.0/standard/text-to-video"),
+            "kling/kling-3.0/standard/text-to-video"
+        );
+        assert_eq!(encode_path_keeping_slashes("a b/c?d"), "a%20b/c%3Fd");
+    }
+
+    #[test]
+    fn the_token_is_scrubbed_from_answers_in_every_form() {
+        let scrub = |body: &str, secret: &str| {
+            String::from_utf8(scrub_secret(body.as_bytes().to_vec(), secret)).expect("UTF-8")
+        };
+        assert_eq!(
+            scrub(r#"{"echo": "Bearer sk-1", "again": "sk-1sk-1"}"#, "sk-1"),
+            r#"{"echo": "Bearer [REDACTED]", "again": "[REDACTED][REDACTED]"}"#
+        );
+        assert_eq!(scrub(r#"{"t": "a\"b"}"#, "a\"b"), r#"{"t": "[REDACTED]"}"#);
+        assert_eq!(scrub(r#"{"t": "a\/b"}"#, "a/b"), r#"{"t": "[REDACTED]"}"#);
+        assert_eq!(scrub("?token=a%2Fb", "a/b"), "?token=[REDACTED]");
+        assert_eq!(scrub("nothing here", "sk-1"), "nothing here");
+        assert_eq!(scrub("x", ""), "x");
     }
 
     #[test]

@@ -7,6 +7,9 @@
 //!    `minItems`/`maxItems`, item constraints, ...), checked by the
 //!    [`jsonschema`] crate against the schema that `build.rs` embedded. A
 //!    schema change therefore changes validation with no code edit.
+//!    Objects that list their `properties` are closed: a field the schema
+//!    does not name is refused ([`Rule::UnknownField`]), since RunComfy
+//!    would ignore a misspelt field and still charge for the job.
 //! 2. **What the schema says only in prose**, recognised by shape so that any
 //!    model with the same fields gets them (see [`crate::multi_prompt`]):
 //!    `multi_prompt` segment durations must add up to `duration` (an omitted
@@ -165,10 +168,11 @@ pub enum Rule {
     /// `multi_prompt` segment durations do not add up to the video's
     /// `duration` (prose rule of the Kling schemas).
     MultiPromptDurationMismatch {
-        /// The sum of the segment durations, in seconds.
-        segments_total: i64,
+        /// The sum of the segment durations, in seconds (wide enough that
+        /// no sum of JSON integers overflows it).
+        segments_total: i128,
         /// The video's duration (its default when omitted), in seconds.
-        duration: i64,
+        duration: i128,
     },
     /// `shot_type` is `customize` but `multi_prompt` is empty or missing.
     CustomizeNeedsMultiPrompt,
@@ -300,11 +304,36 @@ fn compiled(model: &ModelDescriptor) -> Arc<Compiled> {
             // here is a bug in the normaliser, not in user input.
             let schema: Value =
                 serde_json::from_str(model.input_schema).expect("build.rs emits valid JSON");
-            let validator =
-                jsonschema::validator_for(&schema).expect("build.rs emits valid JSON Schema");
+            let validator = jsonschema::validator_for(&closed(&schema))
+                .expect("build.rs emits valid JSON Schema");
             Arc::new(Compiled { schema, validator })
         })
         .clone()
+}
+
+/// `schema` with every object that lists its `properties` closed to other
+/// fields (`additionalProperties: false`) unless it says otherwise: a
+/// misspelt field (`aspectRatio`) is refused instead of being silently
+/// ignored by the server while the job is paid for.
+fn closed(schema: &Value) -> Value {
+    let mut schema = schema.clone();
+    close(&mut schema);
+    schema
+}
+
+fn close(schema: &mut Value) {
+    let Some(object) = schema.as_object_mut() else {
+        return;
+    };
+    if object.contains_key("properties") && !object.contains_key("additionalProperties") {
+        object.insert("additionalProperties".into(), Value::Bool(false));
+    }
+    if let Some(Value::Object(properties)) = object.get_mut("properties") {
+        properties.values_mut().for_each(close);
+    }
+    if let Some(items) = object.get_mut("items") {
+        close(items);
+    }
 }
 
 fn violation_from(error: &jsonschema::ValidationError<'_>) -> Violation {

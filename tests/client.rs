@@ -418,17 +418,27 @@ async fn a_failed_job_surfaces_runcomfys_error_text() {
     match &error {
         Error::JobFailed {
             request_id,
+            code,
             message,
-            ..
+            error,
         } => {
             assert_eq!(request_id, job.request_id());
+            // RunComfy's message, not the JSON of its error object.
             assert_eq!(message, "content policy violation");
+            assert_eq!(code.as_deref(), Some("generation_failed"));
+            assert_eq!(
+                error["message"], "content policy violation",
+                "the raw value"
+            );
         }
         other => panic!("expected JobFailed, got {other:?}"),
     }
     assert_eq!(
         error.to_string(),
-        format!("job {} failed: content policy violation", job.request_id())
+        format!(
+            "job {} failed (generation_failed): content policy violation",
+            job.request_id()
+        )
     );
 }
 

@@ -66,21 +66,27 @@ async fn submit_validates_against_the_schema_and_prose_rules() {
     let body: Value = response.json().await.expect("JSON");
     assert_eq!(body["error_code"], 422001);
     let detail = body["detail"].as_array().expect("a detail array");
-    let entries: Vec<(Value, &str)> = detail
+    let entries: Vec<(String, &str)> = detail
         .iter()
-        .map(|d| (d["loc"].clone(), d["type"].as_str().expect("type")))
+        .map(|d| (d["loc"].to_string(), d["type"].as_str().expect("type")))
         .collect();
+    // The schema's violations (in the validator's order), then the prose rule.
+    let mut schema_part = entries[..3].to_vec();
+    schema_part.sort();
     assert_eq!(
-        entries,
+        schema_part,
         [
-            (json!(["body", "prompt"]), "required"),
-            (json!(["body", "aspect_ratio"]), "enum"),
-            (json!(["body", "duration"]), "maximum"),
-            (
-                json!(["body", "multi_prompt"]),
-                "multi_prompt_duration_mismatch"
-            ),
+            (json!(["body", "aspect_ratio"]).to_string(), "enum"),
+            (json!(["body", "duration"]).to_string(), "maximum"),
+            (json!(["body", "prompt"]).to_string(), "required"),
         ]
+    );
+    assert_eq!(
+        entries[3],
+        (
+            json!(["body", "multi_prompt"]).to_string(),
+            "multi_prompt_duration_mismatch"
+        )
     );
     assert!(
         detail[3]["msg"]
@@ -559,14 +565,18 @@ async fn a_job_can_be_made_to_fail_with_an_error() {
     let id = api.submit(json!({"prompt": "a"})).await;
     let result = api.finished(&id).await;
     assert_eq!(result["status"], "failed");
-    assert_eq!(result["error"], "content policy violation");
+    assert_eq!(
+        result["error"],
+        json!({"code": "generation_failed", "message": "content policy violation"}),
+        "RunComfy's clients see {{code, message}}"
+    );
     assert_eq!(result["output"], Value::Null);
     assert_eq!(api.status(&id).await["status"], "failed");
     assert_eq!(emulator.counters().jobs.failed, 1);
 }
 
 #[tokio::test]
-async fn alternate_spellings_succeeded_and_canceled() {
+async fn alternate_spellings_pending_succeeded_and_canceled() {
     let emulator = Emulator::start(one_busy_worker()).await.expect("starts");
     let api = Api::new(&emulator);
     api.submit(json!({"prompt": "busy"})).await;
@@ -574,6 +584,7 @@ async fn alternate_spellings_succeeded_and_canceled() {
         .fail_next(Endpoint::Submit, 1, Fault::AlternateSpellings)
         .expect("applies");
     let queued = api.submit(json!({"prompt": "a"})).await;
+    assert_eq!(api.status(&queued).await["status"], "pending");
     let (_, cancel) = api.cancel(&queued).await;
     assert_eq!(cancel["status"], "canceled");
     assert_eq!(api.status(&queued).await["status"], "canceled");

@@ -16,10 +16,23 @@ pub enum RunTime {
 }
 
 impl RunTime {
+    /// The run time of a job of `seconds` of video. The seconds come from
+    /// a request, so any number must work: the product saturates at a day
+    /// of emulated time instead of overflowing.
     pub(crate) fn for_video_seconds(self, seconds: f64) -> Duration {
+        const LONGEST: Duration = Duration::from_secs(24 * 60 * 60);
         match self {
             Self::Fixed(d) => d,
-            Self::PerVideoSecond(per) => per.mul_f64(seconds.max(0.0)),
+            Self::PerVideoSecond(per) => {
+                let product = per.as_secs_f64() * seconds;
+                if product.is_nan() || product <= 0.0 {
+                    Duration::ZERO
+                } else {
+                    Duration::try_from_secs_f64(product)
+                        .unwrap_or(LONGEST)
+                        .min(LONGEST)
+                }
+            }
         }
     }
 }

@@ -21,17 +21,20 @@ pub enum Endpoint {
     Model,
     /// `GET /files/...` on the file server (the stand-in for RunComfy's CDN).
     File,
+    /// `GET /v1/models` (the catalogue).
+    ModelList,
 }
 
 impl Endpoint {
     /// Every endpoint.
-    pub const ALL: [Endpoint; 6] = [
+    pub const ALL: [Endpoint; 7] = [
         Self::Submit,
         Self::Status,
         Self::Result,
         Self::Cancel,
         Self::Model,
         Self::File,
+        Self::ModelList,
     ];
 }
 
@@ -87,8 +90,10 @@ pub enum Fault {
         /// The `error` the result reports.
         message: String,
     },
-    /// (Submit) The job reports `succeeded` instead of `completed` and
-    /// `canceled` instead of `cancelled`.
+    /// (Submit) The job reports the spellings RunComfy's clients also see:
+    /// `pending` instead of `in_queue`, `processing` instead of
+    /// `in_progress`, `succeeded` instead of `completed` and `canceled`
+    /// instead of `cancelled`.
     AlternateSpellings,
     /// (Submit) While running, the job reports this status string instead
     /// of `in_progress`.

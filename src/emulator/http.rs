@@ -37,10 +37,12 @@ impl std::error::Error for DropConnection {}
 /// The API: the queue protocol plus `/_emulator/` for faults and counters.
 pub(crate) fn api_router(shared: Arc<Shared>) -> Router {
     let queue_api = Router::new()
+        .route("/v1/models", get(list_models))
         .route("/v1/models/{*model_id}", post(submit).get(model_info))
         .route("/v1/requests/{request_id}/status", get(status))
         .route("/v1/requests/{request_id}/result", get(result))
         .route("/v1/requests/{request_id}/cancel", post(cancel))
+        .route_layer(middleware::from_fn(hold_to_the_contract))
         .route_layer(middleware::from_fn_with_state(
             shared.clone(),
             require_token,
@@ -130,7 +132,145 @@ fn classify(method: &Method, path: &str) -> Option<Endpoint> {
             _ => None,
         };
     }
+    if path == "/v1/models" && method == Method::GET {
+        return Some(Endpoint::ModelList);
+    }
     None
+}
+
+/// The query parameters each endpoint takes: the documented requests have
+/// none; RunComfy's own clients add these.
+fn allowed_query(endpoint: Endpoint) -> &'static [&'static str] {
+    match endpoint {
+        Endpoint::Result => &["include_cost"],
+        Endpoint::ModelList => &[
+            "search",
+            "category",
+            "kind",
+            "include_schema",
+            "limit",
+            "offset",
+        ],
+        _ => &[],
+    }
+}
+
+/// Refuses requests outside the documented contract, so that a client
+/// that strays from it fails here and not only against RunComfy:
+/// query parameters an endpoint does not take (or malformed values), a
+/// submit whose body is not declared `Content-Type: application/json`,
+/// and a body on a call that takes none (status, result, cancel, model
+/// info, listing). Each answers 422 with code 422001 and a `detail` entry
+/// naming the header, query parameter or body.
+async fn hold_to_the_contract(request: Request, next: Next) -> Response {
+    let Some(endpoint) = classify(request.method(), request.uri().path()) else {
+        return next.run(request).await;
+    };
+    let mut problems = Vec::new();
+    for (name, value) in query_pairs(request.uri().query()) {
+        if !allowed_query(endpoint).contains(&name.as_str()) {
+            problems.push(detail(
+                json!(["query", name]),
+                &format!("{name:?} is not a query parameter of this endpoint"),
+                "extra_forbidden",
+            ));
+        } else if let Err(problem) = check_query_value(&name, &value) {
+            problems.push(detail(json!(["query", name]), &problem, "query_value"));
+        }
+    }
+    let headers = request.headers();
+    let has_body = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim() != "0")
+        || headers.contains_key(header::TRANSFER_ENCODING);
+    if endpoint == Endpoint::Submit {
+        let json = headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"));
+        if !json {
+            problems.push(detail(
+                json!(["header", "content-type"]),
+                "a submit's body must be sent with Content-Type: application/json",
+                "content_type",
+            ));
+        }
+    } else if has_body {
+        problems.push(detail(
+            json!(["body"]),
+            "this endpoint takes no request body",
+            "extra_forbidden",
+        ));
+    }
+    if problems.is_empty() {
+        next.run(request).await
+    } else {
+        validation_failed(Value::Array(problems))
+    }
+}
+
+/// The decoded `name=value` pairs of a query string.
+fn query_pairs(query: Option<&str>) -> Vec<(String, String)> {
+    query
+        .map(|q| {
+            url::form_urlencoded::parse(q.as_bytes())
+                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn check_query_value(name: &str, value: &str) -> Result<(), String> {
+    match name {
+        "include_cost" | "include_schema" if !matches!(value, "true" | "false") => {
+            Err(format!("{name} must be true or false"))
+        }
+        "limit" | "offset" if value.parse::<u32>().is_err() => {
+            Err(format!("{name} must be a whole number"))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// One entry of a 422 answer's `detail`.
+fn detail(loc: Value, message: &str, kind: &str) -> Value {
+    json!({"loc": loc, "msg": message, "type": kind})
+}
+
+/// The model a `/v1/models/...` request names, or why RunComfy would
+/// answer 400001. The id must arrive as documented: slashes literal,
+/// nothing percent-encoded.
+fn requested_model(uri: &axum::http::Uri) -> Result<&'static ModelDescriptor, InvalidModelId> {
+    let raw = uri.path().strip_prefix("/v1/models/").unwrap_or_default();
+    if raw.contains('%') {
+        return Err(InvalidModelId {
+            raw: raw.to_string(),
+            why: "the model id goes into the path as-is, its slashes literal \
+                  (/v1/models/kling/kling-3.0/standard/text-to-video), not percent-encoded",
+        });
+    }
+    ModelDescriptor::find(raw).ok_or_else(|| InvalidModelId {
+        raw: raw.to_string(),
+        why: "no such model",
+    })
+}
+
+/// RunComfy's answer to a model id it does not take: 400 with code 400001.
+struct InvalidModelId {
+    raw: String,
+    why: &'static str,
+}
+
+impl IntoResponse for InvalidModelId {
+    fn into_response(self) -> Response {
+        error_response(
+            StatusCode::BAD_REQUEST,
+            Some(400001),
+            &format!("invalid model id {:?}: {}", self.raw, self.why),
+        )
+    }
 }
 
 /// The fault a request gets, if any, for handlers that act on it.
@@ -307,17 +447,15 @@ async fn not_found() -> Response {
 
 async fn submit(
     State(shared): SharedState,
-    Path(model_id): Path<String>,
+    uri: axum::http::Uri,
     fault: Option<axum::Extension<InjectedFault>>,
     body: Bytes,
 ) -> Response {
-    let Some(model) = ModelDescriptor::find(&model_id) else {
-        return error_response(
-            StatusCode::BAD_REQUEST,
-            Some(400001),
-            &format!("invalid model id: {model_id}"),
-        );
+    let model = match requested_model(&uri) {
+        Ok(model) => model,
+        Err(refused) => return refused.into_response(),
     };
+    let model_id = model.id;
     let input: Value = match serde_json::from_slice(&body) {
         Ok(input) => input,
         Err(e) => {
@@ -349,6 +487,7 @@ async fn submit(
         Some(Fault::UnknownStatus { status }) => behaviour.unknown_status = Some(status),
         _ => {}
     }
+    behaviour.cost_usd = model.estimate_cost(&input).map(|estimate| estimate.usd);
     let fixture = Fixture::for_aspect_ratio(input.get("aspect_ratio").and_then(Value::as_str));
     let video_seconds = input
         .get("duration")
@@ -357,13 +496,13 @@ async fn submit(
         .unwrap_or(5.0);
     let run_time = shared
         .config
-        .run_time_for(&model_id)
+        .run_time_for(model_id)
         .for_video_seconds(video_seconds);
     let id = shared.new_request_id();
     shared
         .store
         .lock_or_recover()
-        .insert(id.clone(), behaviour, fixture);
+        .insert(id.clone(), model_id, behaviour, fixture);
     shared
         .counters
         .submits_accepted
@@ -397,21 +536,67 @@ fn validation_failed(detail: Value) -> Response {
         .into_response()
 }
 
-async fn model_info(Path(model_id): Path<String>) -> Response {
-    let Some(model) = ModelDescriptor::find(&model_id) else {
-        return error_response(
-            StatusCode::BAD_REQUEST,
-            Some(400001),
-            &format!("invalid model id: {model_id}"),
-        );
-    };
+/// A model's info as RunComfy's clients see it: the checked-in metadata
+/// (`model.json`, without this crate's own `x-` keys), plus the published
+/// schemas when asked for.
+fn model_body(model: &ModelDescriptor, with_schemas: bool) -> Value {
     let parse = |text: &str| serde_json::from_str::<Value>(text).unwrap_or(Value::Null);
-    axum::Json(json!({
-        "model_id": model.id,
-        "input_schema": parse(model.published_input_schema),
-        "output_schema": parse(model.published_output_schema),
-    }))
-    .into_response()
+    let mut body = match parse(model.published_info) {
+        Value::Object(map) => map,
+        _ => serde_json::Map::new(),
+    };
+    body.retain(|key, _| !key.starts_with("x-"));
+    body.insert("model_id".into(), json!(model.id));
+    if with_schemas {
+        body.insert("input_schema".into(), parse(model.published_input_schema));
+        body.insert("output_schema".into(), parse(model.published_output_schema));
+    }
+    Value::Object(body)
+}
+
+async fn model_info(uri: axum::http::Uri) -> Response {
+    match requested_model(&uri) {
+        Ok(model) => axum::Json(model_body(model, true)).into_response(),
+        Err(refused) => refused.into_response(),
+    }
+}
+
+/// The catalogue: every model under `schema/`, filtered and paged as
+/// RunComfy's clients ask (`search` in the id or name, `category`,
+/// `limit` (default 50, at most 100), `offset`).
+async fn list_models(uri: axum::http::Uri) -> Response {
+    let query: std::collections::HashMap<String, String> =
+        query_pairs(uri.query()).into_iter().collect();
+    let number = |name: &str, default: usize| {
+        query
+            .get(name)
+            .and_then(|v| v.parse::<usize>().ok())
+            .unwrap_or(default)
+    };
+    let (limit, offset) = (number("limit", 50).min(100), number("offset", 0));
+    let search = query.get("search").map(|s| s.to_lowercase());
+    let category = query.get("category");
+    let with_schemas = query.get("include_schema").is_some_and(|v| v == "true");
+    let matching: Vec<Value> = ModelDescriptor::all()
+        .iter()
+        .map(|model| model_body(model, with_schemas))
+        .filter(|body| {
+            let text = |key: &str| body[key].as_str().unwrap_or_default().to_lowercase();
+            search
+                .as_ref()
+                .is_none_or(|s| text("model_id").contains(s) || text("display_name").contains(s))
+        })
+        .filter(|body| {
+            category.is_none_or(|c| {
+                body["categories"]
+                    .as_array()
+                    .is_some_and(|cs| cs.iter().any(|x| x == c.as_str()))
+            })
+        })
+        .collect();
+    let total = matching.len();
+    let page: Vec<Value> = matching.into_iter().skip(offset).take(limit).collect();
+    axum::Json(json!({"models": page, "total": total})).into_response()
 }
 
 async fn status(State(shared): SharedState, Path(id): Path<String>) -> Response {
@@ -422,16 +607,24 @@ async fn status(State(shared): SharedState, Path(id): Path<String>) -> Response 
     }
 }
 
-async fn result(State(shared): SharedState, Path(id): Path<String>) -> Response {
+async fn result(
+    State(shared): SharedState,
+    Path(id): Path<String>,
+    uri: axum::http::Uri,
+) -> Response {
+    let include_cost = query_pairs(uri.query())
+        .iter()
+        .any(|(name, value)| name == "include_cost" && value == "true");
     let store = shared.store.lock_or_recover();
     match store.get(&id) {
-        Some(job) => axum::Json(jobs::result_body(
-            &store,
-            job,
-            &shared.api_base,
-            &shared.files_base,
-        ))
-        .into_response(),
+        Some(job) => {
+            let mut body = jobs::result_body(&store, job, &shared.api_base, &shared.files_base);
+            if include_cost && job.state.is_terminal() {
+                body["model_id"] = json!(job.model_id);
+                body["cost"] = json!(job.cost_usd());
+            }
+            axum::Json(body).into_response()
+        }
         None => unknown_request(&id),
     }
 }

@@ -16,17 +16,29 @@ pub(crate) enum JobState {
     Cancelled,
 }
 
+impl JobState {
+    pub(crate) fn is_terminal(self) -> bool {
+        matches!(self, Self::Completed | Self::Failed | Self::Cancelled)
+    }
+}
+
+/// The code a failed job reports with its message.
+const JOB_FAILED_CODE: &str = "generation_failed";
+
 /// How a job misbehaves (scripted with job faults at submit).
 #[derive(Debug, Clone, Default)]
 pub(crate) struct JobBehaviour {
     pub(crate) fails_with: Option<String>,
     pub(crate) alternate_spellings: bool,
     pub(crate) unknown_status: Option<String>,
+    /// What the job costs once it completes (the model's price estimate).
+    pub(crate) cost_usd: Option<f64>,
 }
 
 #[derive(Debug)]
 pub(crate) struct Job {
     pub(crate) id: String,
+    pub(crate) model_id: &'static str,
     seq: u64,
     pub(crate) state: JobState,
     pub(crate) behaviour: JobBehaviour,
@@ -40,17 +52,26 @@ impl Job {
     pub(crate) fn wire_status(&self) -> &str {
         let alt = self.behaviour.alternate_spellings;
         match self.state {
+            JobState::InQueue if alt => "pending",
             JobState::InQueue => "in_queue",
-            JobState::InProgress => self
-                .behaviour
-                .unknown_status
-                .as_deref()
-                .unwrap_or("in_progress"),
+            JobState::InProgress => match &self.behaviour.unknown_status {
+                Some(status) => status,
+                None if alt => "processing",
+                None => "in_progress",
+            },
             JobState::Completed if alt => "succeeded",
             JobState::Completed => "completed",
             JobState::Failed => "failed",
             JobState::Cancelled if alt => "canceled",
             JobState::Cancelled => "cancelled",
+        }
+    }
+
+    /// What the job cost: its price once completed, nothing otherwise.
+    pub(crate) fn cost_usd(&self) -> f64 {
+        match self.state {
+            JobState::Completed => self.behaviour.cost_usd.unwrap_or(0.0),
+            _ => 0.0,
         }
     }
 }
@@ -88,12 +109,19 @@ pub(crate) enum CancelOutcome {
 }
 
 impl Store {
-    pub(crate) fn insert(&mut self, id: String, behaviour: JobBehaviour, fixture: Fixture) {
+    pub(crate) fn insert(
+        &mut self,
+        id: String,
+        model_id: &'static str,
+        behaviour: JobBehaviour,
+        fixture: Fixture,
+    ) {
         let seq = self.next_seq;
         self.next_seq += 1;
         self.queued.insert(seq);
         let job = Job {
             id: id.clone(),
+            model_id,
             seq,
             state: JobState::InQueue,
             behaviour,
@@ -215,7 +243,7 @@ pub(crate) fn result_body(store: &Store, job: &Job, api_base: &str, files_base: 
             "output": null,
             "created_at": timestamp(job.created_at),
             "finished_at": job.finished_at.map(timestamp),
-            "error": job.behaviour.fails_with,
+            "error": {"code": JOB_FAILED_CODE, "message": job.behaviour.fails_with},
         }),
         JobState::Cancelled => json!({
             "request_id": job.id,

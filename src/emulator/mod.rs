@@ -108,6 +108,8 @@ pub struct RequestCounts {
     pub model: u64,
     /// `GET /files/...`.
     pub file: u64,
+    /// `GET /v1/models`.
+    pub model_list: u64,
 }
 
 #[derive(Debug, Default)]
@@ -276,6 +278,7 @@ impl Shared {
                 cancel: request(Endpoint::Cancel),
                 model: request(Endpoint::Model),
                 file: request(Endpoint::File),
+                model_list: request(Endpoint::ModelList),
             },
             submits_accepted: self.counters.submits_accepted.load(Ordering::Relaxed),
             jobs: self.store.lock_or_recover().counts(),

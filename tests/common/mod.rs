@@ -163,7 +163,8 @@ impl Api {
         eventually(limit, || async {
             let body = self.result(id).await;
             let status = body["status"].as_str().unwrap_or_default().to_string();
-            (!["in_queue", "in_progress"].contains(&status.as_str())).then_some(body)
+            let in_flight = ["in_queue", "in_progress", "pending", "processing"];
+            (!in_flight.contains(&status.as_str())).then_some(body)
         })
         .await
     }

@@ -1,0 +1,204 @@
+//! RunComfy's model catalogue: model info and the paged model listing.
+//!
+//! Neither call is on the seed page; both come from RunComfy's own clients
+//! (see `schema/queue-api.openapi.json`), so every field is optional and a
+//! field of an unexpected shape is read as absent rather than failing the
+//! call.
+
+use crate::Client;
+use crate::client::api_error;
+use crate::error::Error;
+use crate::generated::api::types as wire;
+use futures::Stream;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// A model as RunComfy describes it: name, categories, listed price and
+/// (from [`Client::model_info`]) its published input schema.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct ModelInfo {
+    /// The model id, e.g. `kling/kling-3.0/standard/text-to-video`.
+    pub model_id: String,
+    /// The model's name for people.
+    pub display_name: Option<String>,
+    /// Its categories, e.g. `video`.
+    pub categories: Vec<String>,
+    /// The listed price in US dollars per [`price_unit`](Self::price_unit).
+    pub base_price_usd: Option<f64>,
+    /// What the price is per, e.g. `second` or `request`.
+    pub price_unit: Option<String>,
+    /// Pricing details in prose.
+    pub pricing_note: Option<String>,
+    /// The published (RunComfy dialect) input schema, where sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input_schema: Option<Value>,
+    /// The published output schema, where sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_schema: Option<Value>,
+}
+
+impl ModelInfo {
+    /// Reads the wire type; `asked` is the model id the call named, used
+    /// when the answer names none.
+    pub(crate) fn from_wire(info: wire::ModelInfo, asked: Option<&str>) -> Self {
+        let categories = match info.categories {
+            Some(Value::Array(items)) => items
+                .iter()
+                .filter_map(|c| c.as_str().map(String::from))
+                .collect(),
+            Some(Value::String(one)) => vec![one],
+            _ => Vec::new(),
+        };
+        Self {
+            model_id: info
+                .model_id
+                .or_else(|| asked.map(String::from))
+                .unwrap_or_default(),
+            display_name: info.display_name,
+            categories,
+            base_price_usd: info.base_price_usd.as_ref().and_then(crate::job::number),
+            price_unit: info.price_unit,
+            pricing_note: info.pricing_note,
+            input_schema: info.input_schema.map(Value::Object),
+            output_schema: info.output_schema.map(Value::Object),
+        }
+    }
+}
+
+/// What to list from the catalogue: a search text, a category, where to
+/// start and how many models to fetch per request.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[must_use]
+pub struct ModelQuery {
+    search: Option<String>,
+    category: Option<String>,
+    offset: u32,
+    page_size: Option<u32>,
+}
+
+impl ModelQuery {
+    /// Every model, in RunComfy's order, in pages of RunComfy's default size.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Only models matching this text.
+    pub fn search(mut self, text: impl Into<String>) -> Self {
+        self.search = Some(text.into());
+        self
+    }
+
+    /// Only models of this category (e.g. `video`).
+    pub fn category(mut self, category: impl Into<String>) -> Self {
+        self.category = Some(category.into());
+        self
+    }
+
+    /// Skip this many models.
+    pub fn offset(mut self, offset: u32) -> Self {
+        self.offset = offset;
+        self
+    }
+
+    /// Fetch this many models per request (at least 1).
+    pub fn page_size(mut self, size: u32) -> Self {
+        self.page_size = Some(size.max(1));
+        self
+    }
+}
+
+/// The most pages one listing fetches: far beyond any real catalogue, so a
+/// server that never stops paging cannot keep a caller reading forever.
+const MAX_PAGES: usize = 10_000;
+
+/// Where a listing is between pages.
+struct Cursor {
+    client: Client,
+    query: ModelQuery,
+    offset: u32,
+    pages: usize,
+    previous_first: Option<String>,
+    done: bool,
+}
+
+/// The catalogue as a stream of models, fetching a page at a time.
+pub(crate) fn pages(
+    client: Client,
+    query: ModelQuery,
+) -> impl Stream<Item = Result<ModelInfo, Error>> + Send + 'static {
+    use futures::StreamExt;
+    let cursor = Cursor {
+        client,
+        offset: query.offset,
+        query,
+        pages: 0,
+        previous_first: None,
+        done: false,
+    };
+    futures::stream::unfold(cursor, |mut cursor| async move {
+        if cursor.done {
+            return None;
+        }
+        let page = cursor.next_page().await;
+        if page.is_err() {
+            cursor.done = true;
+        }
+        let items: Vec<Result<ModelInfo, Error>> = match page {
+            Ok(models) => models.into_iter().map(Ok).collect(),
+            Err(error) => vec![Err(error)],
+        };
+        Some((futures::stream::iter(items), cursor))
+    })
+    .flatten()
+}
+
+impl Cursor {
+    async fn next_page(&mut self) -> Result<Vec<ModelInfo>, Error> {
+        let query = &self.query;
+        let answer = self
+            .client
+            .api()
+            .list_models(
+                query.category.as_deref(),
+                query.page_size,
+                Some(self.offset),
+                query.search.as_deref(),
+            )
+            .await;
+        let answer = match answer {
+            Ok(answer) => answer.into_inner(),
+            Err(error) => return Err(api_error(error, None).await),
+        };
+        self.pages += 1;
+        let models: Vec<ModelInfo> = answer
+            .models
+            .unwrap_or_default()
+            .into_iter()
+            .map(|m| ModelInfo::from_wire(m, None))
+            .collect();
+        let first = models.first().map(|m| m.model_id.clone());
+        if first.is_some() && first == self.previous_first {
+            return Err(Error::InvalidResponse {
+                status: 200,
+                message: format!(
+                    "the model listing sent the same page again at offset {}; stopped",
+                    self.offset
+                ),
+                request_id: None,
+            });
+        }
+        self.previous_first = first;
+        let fetched = u32::try_from(models.len()).unwrap_or(u32::MAX);
+        self.offset = self.offset.saturating_add(fetched);
+        let short_page = query.page_size.is_some_and(|size| fetched < size);
+        self.done = models.is_empty()
+            || self.pages >= MAX_PAGES
+            || self.offset == u32::MAX
+            || match answer.total {
+                Some(total) => u64::from(self.offset) >= total,
+                None => short_page,
+            };
+        Ok(models)
+    }
+}
