@@ -1,6 +1,5 @@
 //! The client: configuration, submit, run, resume, download.
 
-use crate::Model;
 use crate::catalogue::{ModelInfo, ModelQuery};
 use crate::download::{DownloadError, DownloadPolicy, Downloader, Target};
 use crate::error::{ConfigError, Error, ErrorAnswer, MAX_REQUEST_ID_LEN, excerpt};
@@ -9,6 +8,7 @@ use crate::job::{Job, JobResult, JobTicket};
 use crate::polling::{BackoffPolling, PollPolicy, WaitOptions};
 use crate::retry::RetryPolicy;
 use crate::transport::ApiContext;
+use crate::{DynamicModel, Model, ModelDescriptor};
 use futures::Stream;
 use secrecy::SecretString;
 use std::fmt;
@@ -136,12 +136,42 @@ impl Client {
     /// Invalid input is refused before any request. The submit is retried
     /// only when it cannot have reached RunComfy (see [`crate::retry`]);
     /// otherwise a lost answer is [`Error::SubmitOutcomeUnknown`].
-    #[tracing::instrument(name = "runcomfy.submit", skip_all, fields(model = M::DESCRIPTOR.id, request_id = tracing::field::Empty))]
     pub async fn submit<M: Model>(&self, input: &M::Input) -> Result<Job<M>, Error> {
-        let model_id = M::DESCRIPTOR.id;
-        let body = match M::DESCRIPTOR.validate_serialised(input)? {
+        let body = M::DESCRIPTOR.validate_serialised(input)?;
+        let ticket = self.submit_body(M::DESCRIPTOR, body).await?;
+        Ok(Job::new(self.clone(), ticket))
+    }
+
+    /// Validates a JSON `input` against `model`'s schema and submits it:
+    /// for a model chosen at run time (by id, with
+    /// [`ModelDescriptor::find`]). The same checks and retry rules as
+    /// [`submit`](Self::submit) apply.
+    pub async fn submit_json(
+        &self,
+        model: &ModelDescriptor,
+        input: &serde_json::Value,
+    ) -> Result<Job<DynamicModel>, Error> {
+        model.validate_input(input)?;
+        let ticket = self.submit_body(model, input.clone()).await?;
+        Ok(Job::new(self.clone(), ticket))
+    }
+
+    /// Sends a validated body to `model`'s submit endpoint.
+    #[tracing::instrument(name = "runcomfy.submit", skip_all, fields(model = model.id, request_id = tracing::field::Empty))]
+    async fn submit_body(
+        &self,
+        model: &ModelDescriptor,
+        body: serde_json::Value,
+    ) -> Result<JobTicket, Error> {
+        let model_id = validate_model_id(model.id)?;
+        let body = match body {
             serde_json::Value::Object(map) => api::types::ModelInput(map),
-            _ => return Err(ConfigError::InputNotAnObject { model_id }.into()),
+            _ => {
+                return Err(ConfigError::InputNotAnObject {
+                    model_id: model_id.to_string(),
+                }
+                .into());
+            }
         };
         let answer = match self.inner.api.submit_request(model_id, &body).await {
             Ok(answer) => answer.into_inner(),
@@ -159,16 +189,13 @@ impl Client {
             })?;
         tracing::Span::current().record("request_id", request_id.as_str());
         tracing::info!(request_id, "submitted");
-        Ok(Job::new(
-            self.clone(),
-            JobTicket {
-                request_id,
-                model_id: model_id.to_string(),
-                status_url: answer.status_url,
-                result_url: answer.result_url,
-                cancel_url: answer.cancel_url,
-            },
-        ))
+        Ok(JobTicket {
+            request_id,
+            model_id: model_id.to_string(),
+            status_url: answer.status_url,
+            result_url: answer.result_url,
+            cancel_url: answer.cancel_url,
+        })
     }
 
     /// Validate, submit, wait (with the client's wait options), and fetch

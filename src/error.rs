@@ -260,7 +260,7 @@ pub enum ConfigError {
     #[error("an input for {model_id} must serialise to a JSON object")]
     InputNotAnObject {
         /// The model.
-        model_id: &'static str,
+        model_id: String,
     },
     /// The generated client could not build the request.
     #[error("the request cannot be built: {0}")]

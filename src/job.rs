@@ -1,6 +1,6 @@
 //! A submitted job: its handle, status, result, cancel, wait and download.
 
-use crate::Model;
+use crate::JobModel;
 use crate::client::{Client, api_error};
 use crate::error::{Error, excerpt};
 use crate::polling::{self, Pollable, WaitEvent, WaitOptions};
@@ -39,13 +39,13 @@ pub struct JobTicket {
 /// It serialises (serde) as its [`JobTicket`]; rebuild it with
 /// [`Client::resume`] or [`Client::job`]. Dropping it does nothing to the
 /// job.
-pub struct Job<M: Model> {
+pub struct Job<M: JobModel> {
     client: Client,
     ticket: JobTicket,
     model: PhantomData<fn() -> M>,
 }
 
-impl<M: Model> Clone for Job<M> {
+impl<M: JobModel> Clone for Job<M> {
     fn clone(&self) -> Self {
         Self {
             client: self.client.clone(),
@@ -55,7 +55,7 @@ impl<M: Model> Clone for Job<M> {
     }
 }
 
-impl<M: Model> fmt::Debug for Job<M> {
+impl<M: JobModel> fmt::Debug for Job<M> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Job")
             .field("ticket", &self.ticket)
@@ -63,7 +63,7 @@ impl<M: Model> fmt::Debug for Job<M> {
     }
 }
 
-impl<M: Model> Serialize for Job<M> {
+impl<M: JobModel> Serialize for Job<M> {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         self.ticket.serialize(serializer)
     }
@@ -132,7 +132,7 @@ pub enum CancelOutcome {
     Other(String),
 }
 
-impl<M: Model> Job<M> {
+impl<M: JobModel> Job<M> {
     pub(crate) fn new(client: Client, ticket: JobTicket) -> Self {
         Self {
             client,
@@ -353,7 +353,7 @@ fn failure(error: &Value) -> (Option<String>, String) {
     }
 }
 
-impl<M: Model> Pollable for Job<M> {
+impl<M: JobModel> Pollable for Job<M> {
     type Output = JobResult<M::Output>;
 
     fn request_id(&self) -> &str {

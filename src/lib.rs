@@ -25,7 +25,7 @@ pub use download::{DownloadError, DownloadPolicy};
 pub use error::{ConfigError, Error};
 pub use generated::models;
 pub use job::{CancelOutcome, Job, JobResult, JobTicket, ResultState};
-pub use model::{Model, ModelDescriptor};
+pub use model::{DynamicModel, JobModel, Model, ModelDescriptor};
 pub use multi_prompt::MultiShot;
 pub use polling::{
     BackoffPolling, FixedPolling, PollPolicy, PollState, Progress, WaitEvent, WaitOptions,

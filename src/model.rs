@@ -19,6 +19,32 @@ pub trait Model: 'static {
     const DESCRIPTOR: &'static ModelDescriptor;
 }
 
+/// What a [`Job`](crate::Job) handle needs of its model: the type of its
+/// output.
+///
+/// Every generated model marker implements it (through [`Model`]), and so
+/// does [`DynamicModel`], for jobs of a model chosen at run time.
+pub trait JobModel: 'static {
+    /// The result's `output`.
+    type Output: Serialize + DeserializeOwned + Clone + std::fmt::Debug + Send + Sync + 'static;
+}
+
+impl<M: Model> JobModel for M {
+    type Output = M::Output;
+}
+
+/// A model chosen at run time (by id, say from a command line): its input
+/// and output are JSON values.
+///
+/// Jobs submitted with [`Client::submit_json`](crate::Client::submit_json)
+/// are `Job<DynamicModel>`; their results are `serde_json::Value`s.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct DynamicModel;
+
+impl JobModel for DynamicModel {
+    type Output = serde_json::Value;
+}
+
 /// A model's id and schemas, as generated from `schema/models/<id>/`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ModelDescriptor {

@@ -817,6 +817,83 @@ mod tests {
         );
     }
 
+    #[tokio::test(start_paused = true)]
+    async fn extreme_settings_never_panic() {
+        let policies: Vec<Arc<dyn PollPolicy>> = vec![
+            Arc::new(BackoffPolling::default().factor(10.0)),
+            Arc::new(BackoffPolling::default().factor(f64::NAN).jitter(f64::NAN)),
+            Arc::new(BackoffPolling::default().jitter(f64::INFINITY)),
+            Arc::new(BackoffPolling::new(
+                Duration::MAX,
+                f64::INFINITY,
+                Duration::MAX,
+            )),
+            Arc::new(FixedPolling(Duration::MAX)),
+        ];
+        for policy in policies {
+            let job = Scripted::new(running(1));
+            let options = WaitOptions::new()
+                .deadline(Duration::from_secs(600))
+                .poll_policy(policy.clone());
+            let outcome = wait(job, options, no_jitter()).await;
+            assert!(
+                matches!(outcome, Err(Error::TimedOut { .. })),
+                "{policy:?}: {outcome:?}"
+            );
+        }
+        // Far more polls than any exponent a float can hold.
+        let policy = BackoffPolling::default().factor(10.0);
+        let status = Status::InProgress;
+        for polls in [1, 2, 64, 1_000, u32::MAX] {
+            let state = PollState {
+                model_id: "m",
+                polls,
+                elapsed: Duration::ZERO,
+                since_change: Duration::ZERO,
+                status: &status,
+            };
+            assert!(policy.next_delay(&state) <= Duration::from_secs_f64(5.0 * 1.1));
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn no_deadline_and_endless_retry_after_are_waited_out_not_added_up() {
+        // Duration::MAX means "the longest deadline": still waiting after
+        // ten (paused) hours, no overflow.
+        let job = Scripted::new(running(1));
+        let options = WaitOptions::new()
+            .deadline(Duration::MAX)
+            .poll_policy(Arc::new(FixedPolling(Duration::from_secs(3600))));
+        let waiting = wait(job.clone(), options, no_jitter());
+        let outcome = tokio::time::timeout(Duration::from_secs(10 * 3600), waiting).await;
+        assert!(outcome.is_err(), "still waiting");
+        // A poll at the start and one an hour (the tenth hour's may land
+        // just before the timeout or just after).
+        let polls = job.polled_at.lock().expect("lock").len();
+        assert!((10..=11).contains(&polls), "{polls} polls");
+
+        // A server asking for an endless Retry-After: the wait ends at its
+        // deadline.
+        let endless = Error::RateLimited {
+            retry_after: Some(Duration::MAX),
+            message: String::new(),
+            request_id: None,
+        };
+        let job = Scripted::new(vec![Err(endless), Ok(Status::InProgress)]);
+        let started = Instant::now();
+        let outcome = wait(
+            job,
+            WaitOptions::new().deadline(Duration::from_secs(60)),
+            no_jitter(),
+        )
+        .await;
+        assert!(
+            matches!(outcome, Err(Error::TimedOut { .. })),
+            "{outcome:?}"
+        );
+        assert_eq!(started.elapsed(), Duration::from_secs(60));
+    }
+
     #[derive(Debug, Default)]
     struct Learning {
         finished: Mutex<Vec<(String, Duration)>>,

@@ -250,11 +250,20 @@ impl ModelDescriptor {
     /// Validates a JSON input against this model's schema and prose rules.
     pub fn validate_input(&self, input: &Value) -> Result<(), ValidationError> {
         let compiled = compiled(self);
-        let mut violations: Vec<Violation> = compiled
-            .validator
-            .iter_errors(input)
-            .map(|e| violation_from(&e))
-            .collect();
+        let mut violations: Vec<Violation> = match &compiled.validator {
+            Ok(validator) => validator
+                .iter_errors(input)
+                .map(|e| violation_from(&e))
+                .collect(),
+            Err(problem) => vec![Violation {
+                path: String::new(),
+                rule: Rule::Schema {
+                    keyword: "schema".into(),
+                    message: format!("the model's input schema cannot be used: {problem}"),
+                },
+                value: None,
+            }],
+        };
         violations.extend(crate::multi_prompt::violations(&compiled.schema, input));
         if violations.is_empty() {
             Ok(())
@@ -284,13 +293,17 @@ impl ModelDescriptor {
     }
 }
 
-/// A model's normalised input schema, parsed and compiled.
+/// A model's normalised input schema, parsed and compiled (or why it
+/// could not be).
 struct Compiled {
     schema: Value,
-    validator: jsonschema::Validator,
+    validator: Result<jsonschema::Validator, String>,
 }
 
-/// Schemas are parsed and compiled once per model and kept for the process.
+/// Schemas are parsed and compiled once per schema text (a descriptor
+/// built at run time may share an id with a built-in one) and kept for the
+/// process. A schema that is not valid JSON Schema validates nothing: every
+/// input is refused with a violation saying so.
 fn compiled(model: &ModelDescriptor) -> Arc<Compiled> {
     static CACHE: OnceLock<Mutex<HashMap<&'static str, Arc<Compiled>>>> = OnceLock::new();
     let mut cache = CACHE
@@ -298,15 +311,25 @@ fn compiled(model: &ModelDescriptor) -> Arc<Compiled> {
         .lock()
         .unwrap_or_else(|p| p.into_inner());
     cache
-        .entry(model.id)
+        .entry(model.input_schema)
         .or_insert_with(|| {
-            // build.rs produced this schema from a checked-in file; a failure
-            // here is a bug in the normaliser, not in user input.
-            let schema: Value =
-                serde_json::from_str(model.input_schema).expect("build.rs emits valid JSON");
-            let validator = jsonschema::validator_for(&closed(&schema))
-                .expect("build.rs emits valid JSON Schema");
-            Arc::new(Compiled { schema, validator })
+            let compiled = serde_json::from_str::<Value>(model.input_schema)
+                .map_err(|e| e.to_string())
+                .and_then(|schema| {
+                    jsonschema::validator_for(&closed(&schema))
+                        .map(|validator| (schema, validator))
+                        .map_err(|e| e.to_string())
+                });
+            Arc::new(match compiled {
+                Ok((schema, validator)) => Compiled {
+                    schema,
+                    validator: Ok(validator),
+                },
+                Err(problem) => Compiled {
+                    schema: Value::Null,
+                    validator: Err(problem),
+                },
+            })
         })
         .clone()
 }

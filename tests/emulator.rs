@@ -327,6 +327,108 @@ async fn the_same_seed_gives_the_same_request_ids() {
 }
 
 #[tokio::test]
+async fn a_model_id_with_encoded_slashes_is_not_the_documented_form() {
+    let emulator = Emulator::start(fast()).await.expect("starts");
+    let api = Api::new(&emulator);
+    let encoded = MODEL.replace('/', "%2F");
+    for request in [
+        api.http
+            .post(format!("{}/v1/models/{encoded}", api.base))
+            .json(&json!({"prompt": "x"})),
+        api.http.get(format!("{}/v1/models/{encoded}", api.base)),
+    ] {
+        let response = request
+            .bearer_auth(&api.token)
+            .send()
+            .await
+            .expect("answers");
+        assert_eq!(response.status(), 400);
+        let body: Value = response.json().await.expect("JSON");
+        assert_eq!(body["error_code"], 400001);
+        let message = body["error_message"].as_str().expect("a message");
+        assert!(
+            message.contains("slashes literal") && message.contains("not percent-encoded"),
+            "{message}"
+        );
+    }
+    assert_eq!(emulator.counters().submits_accepted, 0);
+}
+
+#[tokio::test]
+async fn requests_outside_the_documented_contract_are_refused() {
+    let emulator = Emulator::start(fast()).await.expect("starts");
+    let api = Api::new(&emulator);
+    let id = api.submit(json!({"prompt": "a"})).await;
+    let base = &api.base;
+    let cases = [
+        // A submit body not declared as JSON.
+        (
+            api.http
+                .post(format!("{base}/v1/models/{MODEL}"))
+                .header("content-type", "text/plain")
+                .body(r#"{"prompt": "x"}"#),
+            json!(["header", "content-type"]),
+        ),
+        // A query parameter no endpoint takes.
+        (
+            api.http
+                .get(format!("{base}/v1/requests/{id}/status?verbose=1")),
+            json!(["query", "verbose"]),
+        ),
+        // A malformed value for one it does take.
+        (
+            api.http
+                .get(format!("{base}/v1/requests/{id}/result?include_cost=yes")),
+            json!(["query", "include_cost"]),
+        ),
+        // A body on a call that takes none.
+        (
+            api.http
+                .post(format!("{base}/v1/requests/{id}/cancel"))
+                .json(&json!({"force": true})),
+            json!(["body"]),
+        ),
+        // A field the model's schema does not name.
+        (
+            api.http
+                .post(format!("{base}/v1/models/{MODEL}"))
+                .json(&json!({"prompt": "x", "aspectRatio": "9:16"})),
+            json!(["body", "aspectRatio"]),
+        ),
+    ];
+    for (request, loc) in cases {
+        let response = request
+            .bearer_auth(&api.token)
+            .send()
+            .await
+            .expect("answers");
+        assert_eq!(response.status(), 422, "{loc}");
+        let body: Value = response.json().await.expect("JSON");
+        assert_eq!(body["error_code"], 422001, "{loc}");
+        assert_eq!(body["detail"][0]["loc"], loc, "{body}");
+    }
+    assert_eq!(emulator.counters().submits_accepted, 1, "only the first");
+    assert_eq!(api.status(&id).await["request_id"], id.as_str());
+}
+
+#[tokio::test]
+async fn huge_multi_prompt_durations_get_a_422_not_a_crash() {
+    let emulator = Emulator::start(fast()).await.expect("starts");
+    let api = Api::new(&emulator);
+    let response = api
+        .submit_raw(&json!({"prompt": "x", "duration": 10, "multi_prompt": [
+            {"prompt": "a", "duration": i64::MAX},
+            {"prompt": "b", "duration": i64::MAX},
+            {"prompt": "c", "duration": 7}
+        ]}))
+        .await
+        .expect("answers");
+    assert_eq!(response.status(), 422);
+    // The emulator is still up.
+    api.submit(json!({"prompt": "a"})).await;
+}
+
+#[tokio::test]
 async fn model_info_returns_the_published_schema() {
     let emulator = Emulator::start(fast()).await.expect("starts");
     let api = Api::new(&emulator);

@@ -163,6 +163,49 @@ fn multi_prompt_durations_must_add_up_to_duration() {
 }
 
 #[test]
+fn huge_multi_prompt_durations_are_a_violation_not_an_overflow() {
+    let input = json!({"prompt": "x", "duration": 10, "multi_prompt": [
+        {"prompt": "a", "duration": i64::MAX},
+        {"prompt": "b", "duration": i64::MAX},
+        {"prompt": "c", "duration": 7}
+    ]});
+    let error = check(input).expect_err("far too long");
+    assert!(
+        error.violations.iter().any(|v| v.rule
+            == Rule::MultiPromptDurationMismatch {
+                segments_total: 2 * i128::from(i64::MAX) + 7,
+                duration: 10
+            }),
+        "{error}"
+    );
+    assert!(
+        error
+            .violations
+            .iter()
+            .any(|v| v.path == "multi_prompt[0].duration" && v.rule.code() == "maximum"),
+        "{error}"
+    );
+    // Typed, through MultiShot: the total saturates instead of overflowing.
+    let shots = (0..10).fold(MultiShot::new("x"), |b, _| b.shot("s", u32::MAX));
+    assert!(shots.total_seconds() > 0);
+    assert!(shots.build().is_err());
+}
+
+#[test]
+fn fields_the_schema_does_not_name_are_refused() {
+    assert_eq!(
+        rules(json!({"prompt": "x", "aspectRatio": "9:16"})),
+        [pair("aspectRatio", "unknown_field")]
+    );
+    assert_eq!(
+        rules(
+            json!({"prompt": "x", "duration": 5, "multi_prompt": [{"prompt": "a", "duration": 5, "camera": "pan"}]})
+        ),
+        [pair("multi_prompt[0].camera", "unknown_field")]
+    );
+}
+
+#[test]
 fn customize_needs_a_multi_prompt() {
     for input in [
         json!({"prompt": "x", "shot_type": "customize"}),

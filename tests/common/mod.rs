@@ -1,6 +1,9 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
+pub mod raw_server;
+pub mod seed;
+
 use runcomfy::emulator::{Emulator, EmulatorConfig, RunTime};
 use serde_json::{Value, json};
 use std::time::Duration;
