@@ -1,12 +1,8 @@
 //! Generates the typed model modules and the queue-protocol client from the
-//! schemas under `schema/` (see `build/codegen.rs`), into `OUT_DIR`.
+//! schemas under `schema/` (see `build/mod.rs`), into `OUT_DIR`.
 
-#[path = "build/codegen.rs"]
+#[path = "build/mod.rs"]
 mod codegen;
-#[path = "build/dialect.rs"]
-mod dialect;
-#[path = "build/wire_form.rs"]
-mod wire_form;
 
 use std::path::Path;
 

@@ -8,13 +8,18 @@
 //!   `kling%2Fkling-3.0%2Fstandard%2Ftext-to-video`. A path parameter marked
 //!   `"x-runcomfy-literal-slashes": true` in the OpenAPI file keeps its
 //!   slashes: each segment is encoded on its own (by
-//!   `crate::transport::encode_path_keeping_slashes`).
+//!   `crate::wire::encode_path_keeping_slashes`).
 //! - it adds an `api-version` header (the OpenAPI file's `info.version`)
 //!   to every request; RunComfy documents no such header, so it is removed.
 //!
 //! Both rewrites work on the parsed code, not on text, and a marked
 //! parameter that no longer shows up in the generated code fails the build
 //! instead of silently travelling encoded.
+//!
+//! It also adds what the transport needs to know from the spec: the
+//! operations marked `"x-runcomfy-paid": true` (they may create a paid job,
+//! so they are never re-sent once they may have reached the server), as
+//! `PAID_OPERATIONS`.
 
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
@@ -25,8 +30,12 @@ use syn::visit_mut::VisitMut;
 /// literal.
 pub const LITERAL_SLASHES: &str = "x-runcomfy-literal-slashes";
 
+/// The extension keyword that marks an operation that may create a paid
+/// job.
+pub const PAID: &str = "x-runcomfy-paid";
+
 /// The function the rewritten code calls instead of `encode_path`.
-const KEEP_SLASHES: &str = "crate::transport::encode_path_keeping_slashes";
+const KEEP_SLASHES: &str = "crate::wire::encode_path_keeping_slashes";
 
 /// The names of the path parameters marked with [`LITERAL_SLASHES`],
 /// wherever the OpenAPI document declares them.
@@ -49,6 +58,31 @@ pub fn literal_slash_parameters(spec: &Value) -> BTreeSet<String> {
     let mut out = BTreeSet::new();
     visit(spec, &mut out);
     out
+}
+
+/// The `operationId`s of the operations marked [`PAID`].
+pub fn paid_operations(spec: &Value) -> Vec<String> {
+    let mut out: Vec<String> = spec["paths"]
+        .as_object()
+        .into_iter()
+        .flat_map(|paths| paths.values())
+        .filter_map(Value::as_object)
+        .flat_map(|item| item.values())
+        .filter(|operation| operation.get(PAID) == Some(&Value::Bool(true)))
+        .filter_map(|operation| operation["operationId"].as_str().map(String::from))
+        .collect();
+    out.sort();
+    out
+}
+
+/// The `PAID_OPERATIONS` item listing `operations`.
+pub fn paid_operations_item(operations: &[String]) -> syn::Item {
+    syn::parse_quote! {
+        /// The operations that may create a paid job (marked
+        /// `x-runcomfy-paid` in the OpenAPI file): never re-sent once they
+        /// may have reached the server.
+        pub const PAID_OPERATIONS: &[&str] = &[#(#operations),*];
+    }
 }
 
 /// Rewrites the generated client in place. Returns the marked parameters

@@ -7,7 +7,7 @@
 mod common;
 
 use runcomfy::emulator::RunTime;
-use runcomfy::models::kling::kling_3_0::standard::text_to_video::{Input, TextToVideo};
+use runcomfy::models::kling::kling_3_0::standard::text_to_video::Input;
 use runcomfy::{CancelOutcome, Status};
 use std::time::Duration;
 
@@ -25,14 +25,8 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         .run_time(RunTime::Fixed(Duration::from_secs(600)));
     let target = common::connect(live, config).await?;
 
-    let first = target
-        .client
-        .submit::<TextToVideo>(&Input::new("a slow sunrise"))
-        .await?;
-    let second = target
-        .client
-        .submit::<TextToVideo>(&Input::new("a fast sunset"))
-        .await?;
+    let first = target.client.submit(&Input::new("a slow sunrise")).await?;
+    let second = target.client.submit(&Input::new("a fast sunset")).await?;
     while first.status().await? != Status::InProgress {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }

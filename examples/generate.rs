@@ -9,9 +9,7 @@ mod common;
 
 use clap::Parser;
 use indicatif::{ProgressBar, ProgressStyle};
-use runcomfy::models::kling::kling_3_0::standard::text_to_video::{
-    AspectRatio, Input, TextToVideo,
-};
+use runcomfy::models::kling::kling_3_0::standard::text_to_video::{AspectRatio, Input};
 use runcomfy::{Status, WaitOptions};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -57,7 +55,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     };
 
     // Invalid input is refused here, before anything is sent or paid for.
-    let job = target.client.submit::<TextToVideo>(&input).await?;
+    let job = target.client.submit(&input).await?;
     let spinner = ProgressBar::new_spinner()
         .with_style(ProgressStyle::with_template("{spinner} {elapsed} {msg}")?);
     spinner.enable_steady_tick(Duration::from_millis(100));

@@ -7,7 +7,7 @@
 mod common;
 
 use runcomfy::MultiShot;
-use runcomfy::models::kling::kling_3_0::standard::text_to_video::{AspectRatio, TextToVideo};
+use runcomfy::models::kling::kling_3_0::standard::text_to_video::AspectRatio;
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
@@ -31,13 +31,9 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         input.multi_prompt.len()
     );
 
-    let result = target.client.run::<TextToVideo>(&input).await?;
+    let result = target.client.run(&input).await?;
     std::fs::create_dir_all("output")?;
-    for path in target
-        .client
-        .download_result(&result, "output".as_ref())
-        .await?
-    {
+    for path in target.client.download_result(&result, "output").await? {
         println!("{}", path.display());
     }
     Ok(())

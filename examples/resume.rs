@@ -23,7 +23,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let saved = {
         let job = target
             .client
-            .submit::<TextToVideo>(&Input::new("a lighthouse in a storm"))
+            .submit(&Input::new("a lighthouse in a storm"))
             .await?;
         serde_json::to_string(&job)?
     };

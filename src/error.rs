@@ -1,4 +1,9 @@
-//! The errors of the client layer, and how RunComfy's answers map to them.
+//! The errors of the client, one enum per layer a caller meets.
+//!
+//! [`Error`] is what a call to RunComfy can end in. Calls that cannot reach
+//! RunComfy return narrower errors: building a client ([`ConfigError`]) and
+//! rebuilding a job handle ([`HandleError`]); both convert into [`Error`]
+//! with `?`.
 //!
 //! Every error raised after a submit was accepted carries the request id
 //! ([`Error::request_id`]), so a caller can always resume or cancel the
@@ -9,15 +14,15 @@ use crate::download::DownloadError;
 use crate::status::Status;
 use crate::validation::ValidationError;
 use serde_json::Value;
+use std::fmt;
 use std::time::Duration;
 
-/// How many characters of a response body an error quotes.
-const EXCERPT_CHARS: usize = 200;
-
-/// The longest request id this client accepts.
-pub(crate) const MAX_REQUEST_ID_LEN: usize = 256;
-
 /// Everything that can go wrong talking to RunComfy.
+///
+/// Matching on the kind of failure is one pattern per kind:
+/// `Error::Auth(_)`, `Error::RateLimited(e)`, `Error::JobFailed { .. }`. The
+/// answers RunComfy refused or failed with ([`Auth`](Self::Auth) to
+/// [`Refused`](Self::Refused)) share one payload, [`ApiError`].
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
@@ -26,76 +31,32 @@ pub enum Error {
     Validation(#[from] ValidationError),
 
     /// The token was refused (HTTP 401/403, codes 400004 and 403001).
-    #[error("authentication failed (HTTP {status}{}): {message}{}", code_suffix(*code), id_suffix(request_id))]
-    Auth {
-        /// The HTTP status.
-        status: u16,
-        /// RunComfy's error code.
-        code: Option<u64>,
-        /// RunComfy's message (an excerpt).
-        message: String,
-        /// The request concerned, if any.
-        request_id: Option<String>,
-    },
+    #[error("authentication failed: {0}")]
+    Auth(ApiError),
 
     /// The account cannot pay for the job (HTTP 402, code 400002).
-    #[error("insufficient balance: {message}")]
-    InsufficientBalance {
-        /// RunComfy's message (an excerpt).
-        message: String,
-    },
+    #[error("insufficient balance: {0}")]
+    InsufficientBalance(ApiError),
 
-    /// The request id is unknown, deleted or expired (HTTP 404, code 404001).
-    #[error("not found (HTTP {status}{}): {message}{}", code_suffix(*code), id_suffix(request_id))]
-    NotFound {
-        /// The HTTP status.
-        status: u16,
-        /// RunComfy's error code.
-        code: Option<u64>,
-        /// RunComfy's message (an excerpt).
-        message: String,
-        /// The request concerned, if any.
-        request_id: Option<String>,
-    },
+    /// The request id is unknown, deleted or expired (HTTP 404, code
+    /// 404001).
+    #[error("not found: {0}")]
+    NotFound(ApiError),
 
-    /// Too many requests (HTTP 429), after the retry budget ran out.
-    #[error("rate limited{}{}: {message}", retry_suffix(*retry_after), id_suffix(request_id))]
-    RateLimited {
-        /// How long the server asked to wait (`Retry-After`).
-        retry_after: Option<Duration>,
-        /// The server's message (an excerpt).
-        message: String,
-        /// The request concerned, if any.
-        request_id: Option<String>,
-    },
+    /// Too many requests (HTTP 429), after the retry budget ran out; the
+    /// server's `Retry-After` is in [`ApiError::retry_after`].
+    #[error("rate limited: {0}")]
+    RateLimited(ApiError),
 
     /// RunComfy failed (HTTP 5xx or code 500001), after the retry budget
     /// ran out.
-    #[error("server error (HTTP {status}{}): {message}{}", code_suffix(*code), id_suffix(request_id))]
-    Server {
-        /// The HTTP status (200 for an error carried in a 200 body).
-        status: u16,
-        /// RunComfy's error code.
-        code: Option<u64>,
-        /// The server's message (an excerpt).
-        message: String,
-        /// The request concerned, if any.
-        request_id: Option<String>,
-    },
+    #[error("server error: {0}")]
+    Server(ApiError),
 
     /// RunComfy refused the request (any other 4xx, e.g. 400001 invalid
     /// model id, 422001 validation error).
-    #[error("request refused (HTTP {status}{}): {message}{}", code_suffix(*code), id_suffix(request_id))]
-    Refused {
-        /// The HTTP status.
-        status: u16,
-        /// RunComfy's error code.
-        code: Option<u64>,
-        /// RunComfy's message (an excerpt), with its `detail` where given.
-        message: String,
-        /// The request concerned, if any.
-        request_id: Option<String>,
-    },
+    #[error("request refused: {0}")]
+    Refused(ApiError),
 
     /// The job ended `failed`; `message` is RunComfy's error message.
     #[error("job {request_id} failed{}: {message}", code.as_ref().map(|c| format!(" ({c})")).unwrap_or_default())]
@@ -117,12 +78,21 @@ pub enum Error {
         request_id: String,
     },
 
+    /// The job has not finished, so it has no result yet.
+    #[error("job {request_id} has not finished yet (it is {status}); wait for it first")]
+    NotFinished {
+        /// The job.
+        request_id: String,
+        /// Its status now.
+        status: Status,
+    },
+
     /// The job finished without the output the caller needs.
     #[error("job {request_id} finished without {missing}")]
     MissingOutput {
         /// The job.
         request_id: String,
-        /// What is missing, e.g. `a video`.
+        /// What is missing, e.g. `a file URL`.
         missing: String,
     },
 
@@ -144,7 +114,7 @@ pub enum Error {
     },
 
     /// The network failed (connect, timeout, reset, unreadable body).
-    #[error("transport error{}: {source}", id_suffix(request_id))]
+    #[error("transport error{}: {source}", request_suffix(request_id.as_deref()))]
     Transport {
         /// The request concerned, if any.
         request_id: Option<String>,
@@ -153,11 +123,8 @@ pub enum Error {
         source: reqwest::Error,
     },
 
-    /// RunComfy answered something this client cannot read.
-    #[error(
-        "unreadable answer (HTTP {status}){}: {message}",
-        id_suffix(request_id)
-    )]
+    /// RunComfy answered something this client cannot use.
+    #[error("unusable answer (HTTP {status}){}: {message}", request_suffix(request_id.as_deref()))]
     InvalidResponse {
         /// The HTTP status.
         status: u16,
@@ -168,8 +135,9 @@ pub enum Error {
     },
 
     /// A submit may have reached RunComfy, and so may be a paid job, but its
-    /// answer was lost (timeout, reset, 5xx, unreadable body). It was not
-    /// sent again. Check the RunComfy dashboard before submitting again.
+    /// answer was lost or unusable (timeout, reset, 5xx, unreadable body, a
+    /// request id this client cannot use). It was not sent again. Check the
+    /// RunComfy dashboard before submitting again.
     #[error(
         "submit to {model_id} may have been accepted (a paid job) but its answer was lost: {reason}; it was not re-sent, check your RunComfy requests before submitting again"
     )]
@@ -193,36 +161,60 @@ pub enum Error {
         source: DownloadError,
     },
 
-    /// A request id that cannot be used in a URL path (quoted as an
-    /// excerpt in the message).
-    #[error(
-        "invalid request id {:?}: use the id RunComfy returned (1 to {} letters, digits, '-', '_', '.', '~')",
-        excerpt(.0),
-        MAX_REQUEST_ID_LEN
-    )]
-    InvalidRequestId(String),
+    /// A job handle could not be rebuilt from a request id or ticket.
+    #[error(transparent)]
+    Handle(#[from] HandleError),
 
-    /// A model id that cannot be used in a URL path (quoted as an excerpt
-    /// in the message).
-    #[error(
-        "invalid model id {:?}: segments of letters, digits, '-', '_' and '.', separated by '/' (e.g. kling/kling-3.0/standard/text-to-video)",
-        excerpt(.0)
-    )]
-    InvalidModelId(String),
+    /// A model id that cannot go into a URL path; nothing was sent.
+    #[error(transparent)]
+    InvalidModelId(#[from] InvalidModelId),
 
-    /// The client is misconfigured, or a call was made with arguments that
-    /// cannot work; nothing was sent.
+    /// The client is misconfigured; nothing was sent.
     #[error(transparent)]
     Config(#[from] ConfigError),
 }
 
-/// Why a client cannot be built, or a call cannot be made as configured.
+/// An answer in which RunComfy refused or failed a request: its HTTP
+/// status, RunComfy's error code and message, and the server's
+/// `Retry-After`.
 ///
-/// Nothing reaches RunComfy when one of these is returned.
+/// Its `Display` reads `HTTP 422, code 422001: validation error (request
+/// …)`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ApiError {
+    /// The HTTP status (200 for an error carried in a 200 body).
+    pub status: u16,
+    /// RunComfy's numeric error code, where it sent one.
+    pub code: Option<u64>,
+    /// RunComfy's message (an excerpt), with its `detail` where given.
+    pub message: String,
+    /// The request concerned, if any.
+    pub request_id: Option<String>,
+    /// How long the server asked to wait (`Retry-After`), at most a day.
+    pub retry_after: Option<Duration>,
+}
+
+impl fmt::Display for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "HTTP {}", self.status)?;
+        if let Some(code) = self.code {
+            write!(f, ", code {code}")?;
+        }
+        write!(f, ": {}", self.message)?;
+        if let Some(wait) = self.retry_after {
+            write!(f, " (retry after {wait:?})")?;
+        }
+        f.write_str(&request_suffix(self.request_id.as_deref()))
+    }
+}
+
+/// Why a client cannot be built; nothing reaches RunComfy when one of these
+/// is returned.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ConfigError {
-    /// No token was given and `RUNCOMFY_TOKEN` is not set.
+    /// No token was given and `RUNCOMFY_TOKEN` is not set (or is empty).
     #[error("no API token: call .token(..) or set RUNCOMFY_TOKEN")]
     MissingToken,
     /// The token holds characters an HTTP header cannot carry (a newline,
@@ -246,9 +238,34 @@ pub enum ConfigError {
         #[source]
         source: reqwest::Error,
     },
+    /// The generated client could not build a request from the arguments
+    /// given (its message is kept).
+    #[error("the request cannot be built: {reason}")]
+    RequestNotBuilt {
+        /// What the generated client said.
+        reason: String,
+    },
+}
+
+/// Why a job handle cannot be rebuilt ([`Client::job`](crate::Client::job),
+/// [`Client::resume`](crate::Client::resume)); nothing was sent.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum HandleError {
+    /// The request id cannot go into a URL path (it is quoted as an
+    /// excerpt).
+    #[error(
+        "invalid request id {:?}: use the id RunComfy returned (1 to {} letters, digits, '-', '_', '.', '~')",
+        excerpt(id, EXCERPT_CHARS),
+        MAX_REQUEST_ID_LEN
+    )]
+    InvalidRequestId {
+        /// The id as given.
+        id: String,
+    },
     /// A saved [`JobTicket`](crate::JobTicket) was resumed as another model.
     #[error("job {request_id} runs {ticket_model}, not {requested_model}")]
-    TicketForAnotherModel {
+    AnotherModel {
         /// The job.
         request_id: String,
         /// The model the ticket names.
@@ -256,31 +273,39 @@ pub enum ConfigError {
         /// The model it was resumed as.
         requested_model: &'static str,
     },
-    /// A model input serialised to something other than a JSON object.
-    #[error("an input for {model_id} must serialise to a JSON object")]
-    InputNotAnObject {
-        /// The model.
-        model_id: String,
-    },
-    /// The generated client could not build the request.
-    #[error("the request cannot be built: {0}")]
-    InvalidRequest(String),
 }
 
-fn code_suffix(code: Option<u64>) -> String {
-    code.map(|c| format!(", code {c}")).unwrap_or_default()
+/// A model id that cannot go into a URL path: it must be segments of
+/// letters, digits, `-`, `_` and `.`, separated by `/`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "invalid model id {:?}: segments of letters, digits, '-', '_' and '.', separated by '/' (e.g. kling/kling-3.0/standard/text-to-video)",
+    excerpt(.id, EXCERPT_CHARS)
+)]
+#[non_exhaustive]
+pub struct InvalidModelId {
+    /// The id as given.
+    pub id: String,
 }
 
-fn id_suffix(request_id: &Option<String>) -> String {
+/// How many characters of a response body or value an error quotes.
+pub(crate) const EXCERPT_CHARS: usize = 200;
+
+/// The longest request id this client accepts.
+pub(crate) const MAX_REQUEST_ID_LEN: usize = 256;
+
+/// At most `limit` characters of `text`, trimmed, with `...` where cut.
+pub(crate) fn excerpt(text: &str, limit: usize) -> String {
+    let text = text.trim();
+    match text.char_indices().nth(limit) {
+        None => text.to_string(),
+        Some((cut, _)) => format!("{}...", &text[..cut]),
+    }
+}
+
+fn request_suffix(request_id: Option<&str>) -> String {
     request_id
-        .as_ref()
         .map(|id| format!(" (request {id})"))
-        .unwrap_or_default()
-}
-
-fn retry_suffix(retry_after: Option<Duration>) -> String {
-    retry_after
-        .map(|d| format!(" (retry after {d:?})"))
         .unwrap_or_default()
 }
 
@@ -289,21 +314,24 @@ impl Error {
     /// after an accepted submit has one.
     pub fn request_id(&self) -> Option<&str> {
         match self {
-            Self::Auth { request_id, .. }
-            | Self::NotFound { request_id, .. }
-            | Self::RateLimited { request_id, .. }
-            | Self::Server { request_id, .. }
-            | Self::Refused { request_id, .. }
-            | Self::Transport { request_id, .. }
-            | Self::InvalidResponse { request_id, .. } => request_id.as_deref(),
+            Self::Auth(e)
+            | Self::InsufficientBalance(e)
+            | Self::NotFound(e)
+            | Self::RateLimited(e)
+            | Self::Server(e)
+            | Self::Refused(e) => e.request_id.as_deref(),
+            Self::Transport { request_id, .. } | Self::InvalidResponse { request_id, .. } => {
+                request_id.as_deref()
+            }
             Self::JobFailed { request_id, .. }
             | Self::JobCancelled { request_id }
+            | Self::NotFinished { request_id, .. }
             | Self::MissingOutput { request_id, .. }
             | Self::TimedOut { request_id, .. }
-            | Self::Download { request_id, .. } => Some(request_id),
-            Self::InvalidRequestId(id) => Some(id),
-            Self::Validation(_)
-            | Self::InsufficientBalance { .. }
+            | Self::Download { request_id, .. }
+            | Self::Handle(HandleError::AnotherModel { request_id, .. }) => Some(request_id),
+            Self::Handle(HandleError::InvalidRequestId { .. })
+            | Self::Validation(_)
             | Self::SubmitOutcomeUnknown { .. }
             | Self::InvalidModelId(_)
             | Self::Config(_) => None,
@@ -311,13 +339,13 @@ impl Error {
     }
 
     /// True for failures worth trying again later (network, 429, 5xx,
-    /// unreadable answers). Never true for a submit whose outcome is
-    /// unknown: sending it again could pay for a second job.
+    /// unusable answers). Never true for a submit whose outcome is unknown:
+    /// sending it again could pay for a second job.
     pub fn is_transient(&self) -> bool {
         matches!(
             self,
-            Self::RateLimited { .. }
-                | Self::Server { .. }
+            Self::RateLimited(_)
+                | Self::Server(_)
                 | Self::Transport { .. }
                 | Self::InvalidResponse { .. }
         )
@@ -326,145 +354,24 @@ impl Error {
     /// The server's `Retry-After`, where it sent one.
     pub fn retry_after(&self) -> Option<Duration> {
         match self {
-            Self::RateLimited { retry_after, .. } => *retry_after,
+            Self::RateLimited(e) | Self::Server(e) => e.retry_after,
             _ => None,
         }
     }
-}
 
-/// The parts of an error answer this client reads.
-#[derive(Debug, Default)]
-pub(crate) struct ErrorAnswer {
-    pub(crate) status: u16,
-    pub(crate) code: Option<u64>,
-    pub(crate) message: String,
-    pub(crate) retry_after: Option<Duration>,
-}
-
-impl ErrorAnswer {
-    /// Reads RunComfy's error body (the message may be under
-    /// `error_message`, `message`, `error` or `detail`); anything else is
-    /// quoted as an excerpt.
-    pub(crate) fn parse(status: u16, body: &[u8], retry_after: Option<Duration>) -> Self {
-        let parsed: Option<crate::generated::api::types::ErrorBody> =
-            serde_json::from_slice(body).ok();
-        let (code, message) = match parsed {
-            Some(body) => {
-                let code = body
-                    .error_code
-                    .as_ref()
-                    .and_then(|c| c.as_u64().or_else(|| c.as_str()?.parse().ok()));
-                let text = body
-                    .error_message
-                    .or(body.message)
-                    .or_else(|| body.error.as_ref().map(value_text))
-                    .unwrap_or_default();
-                let detail = body.detail.as_ref().map(value_text);
-                let message = match (text.is_empty(), detail) {
-                    (true, Some(detail)) => detail,
-                    (false, Some(detail)) => format!("{text}: {detail}"),
-                    (_, None) => text,
-                };
-                (code, message)
-            }
-            None => (None, String::from_utf8_lossy(body).into_owned()),
-        };
-        Self {
-            status,
-            code,
-            message: excerpt(&message),
-            retry_after,
+    /// The answer RunComfy refused or failed with, for the kinds that carry
+    /// one ([`Auth`](Self::Auth) to [`Refused`](Self::Refused)).
+    pub fn api_error(&self) -> Option<&ApiError> {
+        match self {
+            Self::Auth(e)
+            | Self::InsufficientBalance(e)
+            | Self::NotFound(e)
+            | Self::RateLimited(e)
+            | Self::Server(e)
+            | Self::Refused(e) => Some(e),
+            _ => None,
         }
     }
-
-    /// True for a 200 body that is an error in disguise.
-    pub(crate) fn is_error_body(body: &[u8]) -> bool {
-        let Ok(Value::Object(map)) = serde_json::from_slice::<Value>(body) else {
-            return false;
-        };
-        map.contains_key("error_code") && !map.contains_key("request_id")
-    }
-
-    /// The error this answer means.
-    pub(crate) fn into_error(self, request_id: Option<&str>) -> Error {
-        let request_id = request_id.map(String::from);
-        let Self {
-            status,
-            code,
-            message,
-            retry_after,
-        } = self;
-        match (status, code) {
-            (_, Some(400004 | 403001)) | (401 | 403, _) => Error::Auth {
-                status,
-                code,
-                message,
-                request_id,
-            },
-            (_, Some(400002)) | (402, _) => Error::InsufficientBalance { message },
-            (_, Some(404001)) | (404, _) => Error::NotFound {
-                status,
-                code,
-                message,
-                request_id,
-            },
-            (429, _) => Error::RateLimited {
-                retry_after,
-                message,
-                request_id,
-            },
-            (_, Some(500001)) | (500..=599, _) => Error::Server {
-                status,
-                code,
-                message,
-                request_id,
-            },
-            _ => Error::Refused {
-                status,
-                code,
-                message,
-                request_id,
-            },
-        }
-    }
-}
-
-fn value_text(value: &Value) -> String {
-    match value {
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
-    }
-}
-
-/// At most [`EXCERPT_CHARS`] characters of `text`.
-pub(crate) fn excerpt(text: &str) -> String {
-    let text = text.trim();
-    if text.chars().count() <= EXCERPT_CHARS {
-        text.to_string()
-    } else {
-        let cut: String = text.chars().take(EXCERPT_CHARS).collect();
-        format!("{cut}...")
-    }
-}
-
-/// The longest `Retry-After` this client takes from a server: a day. A
-/// longer wait is read as a day; retries and waits cap it further by their
-/// own budget and deadline.
-pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(24 * 60 * 60);
-
-/// Parses `Retry-After`: whole seconds or an HTTP date, at most
-/// [`MAX_RETRY_AFTER`].
-pub(crate) fn parse_retry_after(value: &str) -> Option<Duration> {
-    let value = value.trim();
-    let asked = if value.bytes().all(|b| b.is_ascii_digit()) && !value.is_empty() {
-        // More digits than a u64 holds is still "a very long time".
-        Duration::from_secs(value.parse::<u64>().unwrap_or(u64::MAX))
-    } else {
-        let at = httpdate::parse_http_date(value).ok()?;
-        at.duration_since(std::time::SystemTime::now())
-            .unwrap_or(Duration::ZERO)
-    };
-    Some(asked.min(MAX_RETRY_AFTER))
 }
 
 #[cfg(test)]
@@ -472,88 +379,35 @@ mod tests {
     use super::*;
 
     #[test]
-    fn error_bodies_map_to_variants() {
-        let map = |status, body: &str| {
-            ErrorAnswer::parse(status, body.as_bytes(), None).into_error(Some("r1"))
+    fn excerpts_cut_on_characters() {
+        assert_eq!(excerpt("  short  ", 10), "short");
+        assert_eq!(excerpt("你好世界", 2), "你好...");
+        assert_eq!(excerpt(&"x".repeat(10_000), 200).len(), 203);
+    }
+
+    #[test]
+    fn api_errors_read_as_one_line() {
+        let error = Error::RateLimited(ApiError {
+            status: 429,
+            code: None,
+            message: "slow down".into(),
+            request_id: Some("r1".into()),
+            retry_after: Some(Duration::from_secs(3)),
+        });
+        assert_eq!(
+            error.to_string(),
+            "rate limited: HTTP 429: slow down (retry after 3s) (request r1)"
+        );
+        assert_eq!(error.retry_after(), Some(Duration::from_secs(3)));
+        assert_eq!(error.request_id(), Some("r1"));
+        assert!(error.is_transient());
+    }
+
+    #[test]
+    fn long_ids_are_quoted_as_excerpts() {
+        let error = HandleError::InvalidRequestId {
+            id: "a".repeat(100_000),
         };
-        assert!(matches!(
-            map(
-                401,
-                r#"{"error_code": 400004, "error_message": "bad token"}"#
-            ),
-            Error::Auth { .. }
-        ));
-        assert!(matches!(
-            map(400, r#"{"error_code": 400002, "message": "top up"}"#),
-            Error::InsufficientBalance { .. }
-        ));
-        assert!(matches!(map(402, "{}"), Error::InsufficientBalance { .. }));
-        assert!(matches!(
-            map(404, r#"{"error_code": 404001}"#),
-            Error::NotFound { .. }
-        ));
-        assert!(matches!(map(429, "slow down"), Error::RateLimited { .. }));
-        assert!(matches!(
-            map(200, r#"{"error_code": "500001", "error": "boom"}"#),
-            Error::Server {
-                code: Some(500001),
-                ..
-            }
-        ));
-        assert!(matches!(
-            map(502, "<html>bad gateway</html>"),
-            Error::Server { status: 502, .. }
-        ));
-        let refused = map(
-            422,
-            r#"{"error_code": 422001, "error_message": "validation error", "detail": [{"loc": ["body", "duration"]}]}"#,
-        );
-        assert!(
-            refused
-                .to_string()
-                .contains("validation error: [{\"loc\":[\"body\",\"duration\"]}]"),
-            "{refused}"
-        );
-        assert_eq!(refused.request_id(), Some("r1"));
-    }
-
-    #[test]
-    fn long_bodies_are_quoted_as_excerpts() {
-        let answer = ErrorAnswer::parse(500, "x".repeat(10_000).as_bytes(), None);
-        assert!(answer.message.len() <= EXCERPT_CHARS + 3);
-    }
-
-    #[test]
-    fn retry_after_reads_seconds_and_dates() {
-        assert_eq!(parse_retry_after("7"), Some(Duration::from_secs(7)));
-        assert_eq!(
-            parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"),
-            Some(Duration::ZERO)
-        );
-        assert_eq!(parse_retry_after("soon"), None);
-        assert_eq!(
-            parse_retry_after("18446744073709551615"),
-            Some(MAX_RETRY_AFTER)
-        );
-        assert_eq!(
-            parse_retry_after("99999999999999999999999999"),
-            Some(MAX_RETRY_AFTER)
-        );
-        assert_eq!(
-            parse_retry_after("Fri, 31 Dec 9999 23:59:59 GMT"),
-            Some(MAX_RETRY_AFTER)
-        );
-        assert_eq!(parse_retry_after("-5"), None);
-    }
-
-    #[test]
-    fn errors_in_200_bodies_are_recognised() {
-        assert!(ErrorAnswer::is_error_body(
-            br#"{"error_code": 500001, "error_message": "x"}"#
-        ));
-        assert!(!ErrorAnswer::is_error_body(
-            br#"{"request_id": "a", "status": "failed", "error_code": 1}"#
-        ));
-        assert!(!ErrorAnswer::is_error_body(b"not json"));
+        assert!(error.to_string().len() < 400, "{error}");
     }
 }

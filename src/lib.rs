@@ -1,37 +1,33 @@
 #![doc = include_str!("../README.md")]
 #![deny(missing_docs)]
 
-mod catalogue;
-mod client;
-pub mod download;
+mod download;
 #[cfg(feature = "emulator")]
 pub mod emulator;
 mod error;
 mod generated;
-mod job;
 mod model;
-pub mod multi_prompt;
-pub mod polling;
-pub mod pricing;
-pub mod retry;
-mod state;
+mod multi_shot;
+mod pricing;
 mod status;
-mod transport;
-pub mod validation;
+mod validation;
+mod wire;
+mod workflow;
 
-pub use catalogue::{ModelInfo, ModelQuery};
-pub use client::{BASE_URL_ENV, Client, ClientBuilder, DEFAULT_BASE_URL, TOKEN_ENV};
 pub use download::{DownloadError, DownloadPolicy};
-pub use error::{ConfigError, Error};
+pub use error::{ApiError, ConfigError, Error, HandleError, InvalidModelId};
 pub use generated::models;
-pub use job::{CancelOutcome, Job, JobResult, JobTicket, ResultState};
-pub use model::{DynamicModel, JobModel, Model, ModelDescriptor};
-pub use multi_prompt::MultiShot;
-pub use polling::{
-    BackoffPolling, FixedPolling, PollPolicy, PollState, Progress, WaitEvent, WaitOptions,
-};
+pub use model::{DynamicModel, JobModel, Model, ModelDescriptor, ModelInput};
+pub use multi_shot::MultiShot;
 pub use pricing::CostEstimate;
-pub use retry::RetryPolicy;
-pub use state::RequestState;
-pub use status::Status;
+pub use status::{CancelOutcome, Status};
 pub use validation::{Rule, Validate, ValidationError, Violation};
+pub use wire::RetryPolicy;
+pub use workflow::builder::{
+    BASE_URL_ENV, CLI_BASE_URL_ENV, ClientBuilder, DEFAULT_BASE_URL, TOKEN_ENV,
+};
+pub use workflow::catalogue::{ModelInfo, ModelQuery};
+pub use workflow::client::Client;
+pub use workflow::job::{Job, JobResult, JobTicket};
+pub use workflow::polling::{BackoffPolling, FixedPolling, PollContext, PollPolicy};
+pub use workflow::waiting::{Progress, WaitEvent, WaitOptions};

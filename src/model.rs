@@ -12,25 +12,44 @@ use serde::de::DeserializeOwned;
 /// so that code such as the client's `submit` can be generic over models.
 pub trait Model: 'static {
     /// The request body.
-    type Input: Serialize + DeserializeOwned + Clone + std::fmt::Debug + Send + Sync + 'static;
+    type Input: ModelInput<Model = Self>
+        + DeserializeOwned
+        + Clone
+        + std::fmt::Debug
+        + Send
+        + Sync
+        + 'static;
     /// The result's `output`.
     type Output: Serialize + DeserializeOwned + Clone + std::fmt::Debug + Send + Sync + 'static;
     /// The model's id and schemas.
     const DESCRIPTOR: &'static ModelDescriptor;
 }
 
+/// A request body that names its model, so that
+/// [`Client::submit`](crate::Client::submit) and
+/// [`Client::run`](crate::Client::run) need no turbofish.
+///
+/// Every generated model's `Input` implements it.
+pub trait ModelInput: Serialize + Send + Sync {
+    /// The model this input is for.
+    type Model: Model<Input = Self>;
+}
+
 /// What a [`Job`](crate::Job) handle needs of its model: the type of its
-/// output.
+/// output and, where known, its id.
 ///
 /// Every generated model marker implements it (through [`Model`]), and so
 /// does [`DynamicModel`], for jobs of a model chosen at run time.
 pub trait JobModel: 'static {
     /// The result's `output`.
     type Output: Serialize + DeserializeOwned + Clone + std::fmt::Debug + Send + Sync + 'static;
+    /// The model's id; `None` for [`DynamicModel`].
+    const MODEL_ID: Option<&'static str>;
 }
 
 impl<M: Model> JobModel for M {
     type Output = M::Output;
+    const MODEL_ID: Option<&'static str> = Some(M::DESCRIPTOR.id);
 }
 
 /// A model chosen at run time (by id, say from a command line): its input
@@ -43,6 +62,7 @@ pub struct DynamicModel;
 
 impl JobModel for DynamicModel {
     type Output = serde_json::Value;
+    const MODEL_ID: Option<&'static str> = None;
 }
 
 /// A model's id and schemas, as generated from `schema/models/<id>/`.

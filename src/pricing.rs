@@ -1,27 +1,5 @@
-//! What a job will cost, estimated before it is submitted.
-//!
-//! RunComfy lists one price per model (`base_price_usd` per `price_unit`)
-//! and says the rest in prose (`pricing_note`). The checked-in metadata
-//! beside a model's schemas (`schema/models/<id>/model.json`) may add an
-//! `x-runcomfy-estimate` object saying how the price follows the request;
-//! RunComfy does not publish it, and `runcomfy schema pull` keeps it:
-//!
-//! ```json
-//! "x-runcomfy-estimate": {
-//!   "units_from": "duration",
-//!   "price_when_true": { "sound": 0.126 }
-//! }
-//! ```
-//!
-//! - `units_from`: the input field that counts the price units (for a
-//!   per-second price, the video's `duration`); when the input omits it,
-//!   the schema's default counts. Without it, a job is one unit.
-//! - `price_when_true`: boolean input fields that change the unit price
-//!   while true (their schema defaults apply when omitted); the highest
-//!   price that applies wins.
-//!
-//! The estimate is the unit price times the units. It is an estimate: the
-//! job's actual `cost` is what RunComfy reports with the result.
+//! What a job will cost, estimated before it is submitted (see
+//! [`ModelDescriptor::estimate_cost`]).
 
 use crate::ModelDescriptor;
 use serde_json::Value;
@@ -58,12 +36,43 @@ impl std::fmt::Display for CostEstimate {
 }
 
 impl ModelDescriptor {
-    /// Estimates what submitting `input` (a JSON request body) would cost,
-    /// from the model's listed price and its `x-runcomfy-estimate` (see
-    /// the [module docs](self)); `None` when the model lists no price.
+    /// Estimates what submitting `input` (a JSON request body) would cost;
+    /// `None` when the model lists no price.
+    ///
+    /// RunComfy lists one price per model (`base_price_usd` per `price_unit`)
+    /// and says the rest in prose (`pricing_note`). The checked-in metadata
+    /// beside a model's schemas (`schema/models/<id>/model.json`) may add an
+    /// `x-runcomfy-estimate` object saying how the price follows the request;
+    /// RunComfy does not publish it, and `runcomfy schema pull` keeps it:
+    ///
+    /// ```json
+    /// "x-runcomfy-estimate": {
+    ///   "units_from": "duration",
+    ///   "price_when_true": { "sound": 0.126 }
+    /// }
+    /// ```
+    ///
+    /// - `units_from`: the input field that counts the price units (for a
+    ///   per-second price, the video's `duration`); when the input omits it,
+    ///   the schema's default counts. Without it, a job is one unit.
+    /// - `price_when_true`: boolean input fields that change the unit price
+    ///   while true (their schema defaults apply when omitted); the highest
+    ///   price that applies wins.
+    ///
+    /// The estimate is the unit price times the units. It is an estimate: the
+    /// job's actual `cost` is what RunComfy reports with the result.
+    ///
+    /// ```
+    /// use runcomfy::ModelDescriptor;
+    /// use serde_json::json;
+    ///
+    /// let kling = ModelDescriptor::find("kling/kling-3.0/standard/text-to-video").unwrap();
+    /// let estimate = kling.estimate_cost(&json!({"prompt": "a fox", "duration": 10})).unwrap();
+    /// assert!((estimate.usd - 1.26).abs() < 1e-9); // 10 s with sound at $0.126/s
+    /// ```
     pub fn estimate_cost(&self, input: &Value) -> Option<CostEstimate> {
         let info: Value = serde_json::from_str(self.published_info).ok()?;
-        let base = crate::job::number(info.get("base_price_usd")?)?;
+        let base = crate::wire::decode::number(info.get("base_price_usd")?)?;
         let rules = info.get(ESTIMATE_KEY).cloned().unwrap_or(Value::Null);
         let schema: Value = serde_json::from_str(self.input_schema).unwrap_or(Value::Null);
         let field = |name: &str| {
@@ -77,10 +86,10 @@ impl ModelDescriptor {
             .into_iter()
             .flatten()
             .filter(|(name, _)| field(name) == Some(Value::Bool(true)))
-            .filter_map(|(_, price)| crate::job::number(price))
+            .filter_map(|(_, price)| crate::wire::decode::number(price))
             .fold(base, f64::max);
         let units = match rules["units_from"].as_str() {
-            Some(name) => field(name).as_ref().and_then(crate::job::number)?,
+            Some(name) => field(name).as_ref().and_then(crate::wire::decode::number)?,
             None => 1.0,
         };
         let usd = unit_price * units;

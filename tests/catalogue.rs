@@ -9,14 +9,13 @@ use runcomfy::emulator::Emulator;
 use runcomfy::models::kling::kling_3_0::standard::text_to_video::{Input, TextToVideo};
 use runcomfy::{Client, FixedPolling, Model, ModelDescriptor, ModelQuery};
 use serde_json::{Value, json};
-use std::sync::Arc;
 use std::time::Duration;
 
 fn client_for(emulator: &Emulator, include_cost: bool) -> Client {
     Client::builder()
         .token(emulator.token())
         .base_url(emulator.base_url())
-        .poll_policy(Arc::new(FixedPolling(Duration::from_millis(5))))
+        .poll_policy(FixedPolling(Duration::from_millis(5)))
         .include_cost(include_cost)
         .build()
         .expect("builds")
@@ -130,7 +129,7 @@ async fn the_cost_comes_with_the_result_when_asked_for() {
         ..Input::new("a red fox")
     };
     let priced = client_for(&emulator, true)
-        .run::<TextToVideo>(&input)
+        .run(&input)
         .await
         .expect("completes");
     // 10 s with sound (on by default) at $0.126 per second.
@@ -142,7 +141,7 @@ async fn the_cost_comes_with_the_result_when_asked_for() {
     assert!((estimate.usd - cost).abs() < 1e-9);
 
     let unpriced = client_for(&emulator, false)
-        .run::<TextToVideo>(&input)
+        .run(&input)
         .await
         .expect("completes");
     assert_eq!(unpriced.cost, None, "not asked for");

@@ -3,12 +3,8 @@
 //! These tests compile `build/codegen.rs` themselves, so a schema change
 //! shows up here as a snapshot diff to review (`cargo insta review`).
 
-#[path = "../build/codegen.rs"]
+#[path = "../build/mod.rs"]
 mod codegen;
-#[path = "../build/dialect.rs"]
-mod dialect;
-#[path = "../build/wire_form.rs"]
-mod wire_form;
 
 use std::path::{Path, PathBuf};
 

@@ -42,16 +42,16 @@ async fn the_token_never_appears_in_debug_or_traces() {
     let client = Client::builder()
         .token(TOKEN)
         .base_url(emulator.base_url())
-        .retry(RetryPolicy {
-            initial_delay: Duration::from_millis(1),
-            jitter: false,
-            ..RetryPolicy::default()
-        })
-        .poll_policy(Arc::new(FixedPolling(Duration::from_millis(5))))
+        .retry(
+            RetryPolicy::default()
+                .initial_delay(Duration::from_millis(1))
+                .jitter(false),
+        )
+        .poll_policy(FixedPolling(Duration::from_millis(5)))
         .build()
         .expect("builds");
     let result = client
-        .run::<TextToVideo>(&Input::new("a red fox"))
+        .run(&Input::new("a red fox"))
         .await
         .expect("completes");
     let folder = tempfile::tempdir().expect("temp dir");

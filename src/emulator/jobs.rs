@@ -2,25 +2,10 @@
 //! move them along.
 
 use super::video::Fixture;
+use crate::status::{CancelOutcome, Status};
 use serde_json::{Value, json};
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::time::SystemTime;
-
-/// Where a job is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum JobState {
-    InQueue,
-    InProgress,
-    Completed,
-    Failed,
-    Cancelled,
-}
-
-impl JobState {
-    pub(crate) fn is_terminal(self) -> bool {
-        matches!(self, Self::Completed | Self::Failed | Self::Cancelled)
-    }
-}
 
 /// The code a failed job reports with its message.
 const JOB_FAILED_CODE: &str = "generation_failed";
@@ -40,7 +25,9 @@ pub(crate) struct Job {
     pub(crate) id: String,
     pub(crate) model_id: &'static str,
     seq: u64,
-    pub(crate) state: JobState,
+    /// Where the job is (never [`Status::Unknown`]; the position of a
+    /// queued job is computed when asked).
+    pub(crate) state: Status,
     pub(crate) behaviour: JobBehaviour,
     pub(crate) fixture: Fixture,
     created_at: SystemTime,
@@ -51,26 +38,23 @@ impl Job {
     /// The status string this job reports.
     pub(crate) fn wire_status(&self) -> &str {
         let alt = self.behaviour.alternate_spellings;
-        match self.state {
-            JobState::InQueue if alt => "pending",
-            JobState::InQueue => "in_queue",
-            JobState::InProgress => match &self.behaviour.unknown_status {
+        match &self.state {
+            Status::InQueue { .. } if alt => "pending",
+            Status::InProgress => match &self.behaviour.unknown_status {
                 Some(status) => status,
                 None if alt => "processing",
                 None => "in_progress",
             },
-            JobState::Completed if alt => "succeeded",
-            JobState::Completed => "completed",
-            JobState::Failed => "failed",
-            JobState::Cancelled if alt => "canceled",
-            JobState::Cancelled => "cancelled",
+            Status::Completed if alt => "succeeded",
+            Status::Cancelled if alt => "canceled",
+            other => other.as_wire(),
         }
     }
 
     /// What the job cost: its price once completed, nothing otherwise.
     pub(crate) fn cost_usd(&self) -> f64 {
         match self.state {
-            JobState::Completed => self.behaviour.cost_usd.unwrap_or(0.0),
+            Status::Completed => self.behaviour.cost_usd.unwrap_or(0.0),
             _ => 0.0,
         }
     }
@@ -102,12 +86,6 @@ pub struct JobCounts {
     pub cancelled: u64,
 }
 
-/// What cancel did.
-pub(crate) enum CancelOutcome {
-    Cancelled,
-    NotCancellable,
-}
-
 impl Store {
     pub(crate) fn insert(
         &mut self,
@@ -123,7 +101,7 @@ impl Store {
             id: id.clone(),
             model_id,
             seq,
-            state: JobState::InQueue,
+            state: Status::InQueue { position: None },
             behaviour,
             fixture,
             created_at: SystemTime::now(),
@@ -147,10 +125,10 @@ impl Store {
         let Some(job) = self.jobs.get_mut(id) else {
             return false;
         };
-        if job.state != JobState::InQueue {
+        if !matches!(job.state, Status::InQueue { .. }) {
             return false;
         }
-        job.state = JobState::InProgress;
+        job.state = Status::InProgress;
         self.queued.remove(&job.seq);
         true
     }
@@ -158,9 +136,9 @@ impl Store {
     pub(crate) fn finish(&mut self, id: &str, max_retained: usize) {
         if let Some(job) = self.jobs.get_mut(id) {
             job.state = if job.behaviour.fails_with.is_some() {
-                JobState::Failed
+                Status::Failed
             } else {
-                JobState::Completed
+                Status::Completed
             };
             job.finished_at = Some(SystemTime::now());
             self.finished.push_back(id.to_string());
@@ -171,14 +149,14 @@ impl Store {
     pub(crate) fn cancel(&mut self, id: &str, max_retained: usize) -> Option<CancelOutcome> {
         let job = self.jobs.get_mut(id)?;
         let outcome = match job.state {
-            JobState::InQueue => {
-                job.state = JobState::Cancelled;
+            Status::InQueue { .. } => {
+                job.state = Status::Cancelled;
                 job.finished_at = Some(SystemTime::now());
                 self.queued.remove(&job.seq);
                 self.finished.push_back(id.to_string());
                 CancelOutcome::Cancelled
             }
-            JobState::Cancelled => CancelOutcome::Cancelled,
+            Status::Cancelled => CancelOutcome::Cancelled,
             _ => CancelOutcome::NotCancellable,
         };
         self.expire(max_retained);
@@ -197,11 +175,12 @@ impl Store {
         let mut counts = JobCounts::default();
         for job in self.jobs.values() {
             match job.state {
-                JobState::InQueue => counts.in_queue += 1,
-                JobState::InProgress => counts.in_progress += 1,
-                JobState::Completed => counts.completed += 1,
-                JobState::Failed => counts.failed += 1,
-                JobState::Cancelled => counts.cancelled += 1,
+                Status::InQueue { .. } => counts.in_queue += 1,
+                Status::InProgress => counts.in_progress += 1,
+                Status::Completed => counts.completed += 1,
+                Status::Failed => counts.failed += 1,
+                Status::Cancelled => counts.cancelled += 1,
+                Status::Unknown { .. } => {}
             }
         }
         counts
@@ -217,8 +196,8 @@ pub(crate) fn status_body(store: &Store, job: &Job, api_base: &str) -> Value {
         "result_url": format!("{api_base}/v1/requests/{}/result", job.id),
     });
     match job.state {
-        JobState::InQueue => body["queue_position"] = json!(store.queue_position(job)),
-        JobState::InProgress => body["instance_id"] = json!(format!("emulator-{}", job.seq)),
+        Status::InQueue { .. } => body["queue_position"] = json!(store.queue_position(job)),
+        Status::InProgress => body["instance_id"] = json!(format!("emulator-{}", job.seq)),
         _ => {}
     }
     body
@@ -227,33 +206,28 @@ pub(crate) fn status_body(store: &Store, job: &Job, api_base: &str) -> Value {
 /// The JSON RunComfy answers for result: the output once finished, the
 /// current status before.
 pub(crate) fn result_body(store: &Store, job: &Job, api_base: &str, files_base: &str) -> Value {
-    match job.state {
-        JobState::InQueue | JobState::InProgress => status_body(store, job, api_base),
-        JobState::Completed => json!({
-            "request_id": job.id,
-            "status": job.wire_status(),
-            "output": {"video": format!("{files_base}/files/{}.mp4", job.id)},
-            "created_at": timestamp(job.created_at),
-            "finished_at": job.finished_at.map(timestamp),
-            "error": null,
-        }),
-        JobState::Failed => json!({
-            "request_id": job.id,
-            "status": job.wire_status(),
-            "output": null,
-            "created_at": timestamp(job.created_at),
-            "finished_at": job.finished_at.map(timestamp),
-            "error": {"code": JOB_FAILED_CODE, "message": job.behaviour.fails_with},
-        }),
-        JobState::Cancelled => json!({
-            "request_id": job.id,
-            "status": job.wire_status(),
-            "output": null,
-            "created_at": timestamp(job.created_at),
-            "finished_at": job.finished_at.map(timestamp),
-            "error": null,
-        }),
+    if !job.state.is_terminal() {
+        return status_body(store, job, api_base);
     }
+    let (output, error) = match job.state {
+        Status::Completed => (
+            json!({"video": format!("{files_base}/files/{}.mp4", job.id)}),
+            Value::Null,
+        ),
+        Status::Failed => (
+            Value::Null,
+            json!({"code": JOB_FAILED_CODE, "message": job.behaviour.fails_with}),
+        ),
+        _ => (Value::Null, Value::Null),
+    };
+    json!({
+        "request_id": job.id,
+        "status": job.wire_status(),
+        "output": output,
+        "created_at": timestamp(job.created_at),
+        "finished_at": job.finished_at.map(timestamp),
+        "error": error,
+    })
 }
 
 fn timestamp(at: SystemTime) -> String {

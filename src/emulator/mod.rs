@@ -32,16 +32,20 @@
 //! # }
 //! ```
 
+mod admin;
 mod config;
+mod contract;
 mod faults;
-mod http;
+mod handlers;
+mod inject;
 mod jobs;
+mod routes;
+mod serve;
 mod video;
 
 pub use config::{EmulatorConfig, RunTime};
 pub use faults::{Endpoint, Fault, FaultNotApplicable, FaultScript};
 pub use jobs::JobCounts;
-pub use video::Fixture;
 
 use faults::FaultPlan;
 use jobs::Store;
@@ -154,14 +158,14 @@ impl Emulator {
             shutdown: CancellationToken::new(),
         });
         let token = shared.shutdown.clone();
-        tokio::spawn(http::serve(
+        tokio::spawn(serve::serve(
             api,
-            http::api_router(shared.clone()),
+            routes::api_router(shared.clone()),
             token.clone(),
         ));
-        tokio::spawn(http::serve(
+        tokio::spawn(serve::serve(
             files,
-            http::files_router(shared.clone()),
+            routes::files_router(shared.clone()),
             token,
         ));
         Ok(Self {

@@ -3,7 +3,7 @@
 
 /// A checked-in MP4 fixture.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Fixture {
+pub(crate) enum Fixture {
     /// 256x144.
     Landscape,
     /// 144x256.
@@ -14,7 +14,7 @@ pub enum Fixture {
 
 impl Fixture {
     /// The MP4 bytes.
-    pub fn bytes(self) -> &'static [u8] {
+    pub(crate) fn bytes(self) -> &'static [u8] {
         match self {
             Self::Landscape => include_bytes!("fixtures/ratio-16x9.mp4"),
             Self::Portrait => include_bytes!("fixtures/ratio-9x16.mp4"),
@@ -22,18 +22,9 @@ impl Fixture {
         }
     }
 
-    /// The frame size, width by height.
-    pub fn dimensions(self) -> (u16, u16) {
-        match self {
-            Self::Landscape => (256, 144),
-            Self::Portrait => (144, 256),
-            Self::Square => (192, 192),
-        }
-    }
-
     /// The fixture closest to a requested `W:H` aspect ratio; landscape for
     /// anything else.
-    pub fn for_aspect_ratio(ratio: Option<&str>) -> Self {
+    pub(crate) fn for_aspect_ratio(ratio: Option<&str>) -> Self {
         let parsed = ratio.and_then(|r| {
             let (w, h) = r.split_once(':')?;
             Some(w.trim().parse::<f64>().ok()? / h.trim().parse::<f64>().ok()?)

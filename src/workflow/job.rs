@@ -1,10 +1,11 @@
-//! A submitted job: its handle, status, result, cancel, wait and download.
+//! A submitted job's handle: its status, result, cancel, wait and download.
 
+use super::client::Client;
+use super::waiting::{self, Pollable, WaitEvent, WaitOptions};
 use crate::JobModel;
-use crate::client::{Client, api_error};
-use crate::error::{Error, excerpt};
-use crate::polling::{self, Pollable, WaitEvent, WaitOptions};
-use crate::status::Status;
+use crate::error::{Error, HandleError};
+use crate::status::{CancelOutcome, Status};
+use crate::wire::decode::{api_error, failure, number, same_job, value_text};
 use futures::Stream;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -21,8 +22,9 @@ use std::path::{Path, PathBuf};
 pub struct JobTicket {
     /// RunComfy's request id.
     pub request_id: String,
-    /// The model the job runs.
-    pub model_id: String,
+    /// The model the job runs, where known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model_id: Option<String>,
     /// The status URL RunComfy returned, if known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status_url: Option<String>,
@@ -36,9 +38,10 @@ pub struct JobTicket {
 
 /// A handle on a submitted job of model `M`.
 ///
-/// It serialises (serde) as its [`JobTicket`]; rebuild it with
-/// [`Client::resume`] or [`Client::job`]. Dropping it does nothing to the
-/// job.
+/// Every call on it is one or more API calls, retried where that is safe;
+/// none of them submits again. It serialises (serde) as its [`JobTicket`];
+/// rebuild it with [`Client::resume`] or [`Client::job`]. Dropping it, or a
+/// wait on it, does nothing to the job.
 pub struct Job<M: JobModel> {
     client: Client,
     ticket: JobTicket,
@@ -71,6 +74,7 @@ impl<M: JobModel> Serialize for Job<M> {
 
 /// A finished job's typed output, with RunComfy's metadata.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct JobResult<O> {
     /// The job.
     pub request_id: String,
@@ -112,26 +116,6 @@ impl<O: Serialize> JobResult<O> {
     }
 }
 
-/// What the result endpoint says.
-#[derive(Debug, Clone, PartialEq)]
-pub enum ResultState<O> {
-    /// Not finished yet; its current status.
-    Pending(Status),
-    /// Finished with output.
-    Finished(JobResult<O>),
-}
-
-/// What a cancel did.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum CancelOutcome {
-    /// The job was queued and is now cancelled (nothing to pay).
-    Cancelled,
-    /// The job is already running or finished; RunComfy cannot cancel it.
-    NotCancellable,
-    /// An outcome this client does not know, kept verbatim.
-    Other(String),
-}
-
 impl<M: JobModel> Job<M> {
     pub(crate) fn new(client: Client, ticket: JobTicket) -> Self {
         Self {
@@ -141,14 +125,30 @@ impl<M: JobModel> Job<M> {
         }
     }
 
+    /// A handle on the job `ticket` names, for model `M`.
+    pub(crate) fn from_ticket(client: Client, ticket: JobTicket) -> Result<Self, HandleError> {
+        crate::wire::ids::validate_request_id(&ticket.request_id)?;
+        if let (Some(wanted), Some(named)) = (M::MODEL_ID, ticket.model_id.as_deref())
+            && wanted != named
+        {
+            return Err(HandleError::AnotherModel {
+                request_id: ticket.request_id,
+                ticket_model: named.to_string(),
+                requested_model: wanted,
+            });
+        }
+        Ok(Self::new(client, ticket))
+    }
+
     /// RunComfy's request id.
     pub fn request_id(&self) -> &str {
         &self.ticket.request_id
     }
 
-    /// The model id.
-    pub fn model_id(&self) -> &str {
-        &self.ticket.model_id
+    /// The model id, where known (a job rebuilt from its request id alone
+    /// as a [`DynamicModel`](crate::DynamicModel) does not know it).
+    pub fn model_id(&self) -> Option<&str> {
+        self.ticket.model_id.as_deref()
     }
 
     /// What to save to find this job again.
@@ -157,18 +157,18 @@ impl<M: JobModel> Job<M> {
     }
 
     /// The job's current status (retried on transient failures).
+    ///
+    /// # Errors
+    ///
+    /// Any API error ([`Error::NotFound`] for a request id RunComfy does not
+    /// know), or [`Error::InvalidResponse`] for an answer about another
+    /// request id.
     #[tracing::instrument(name = "runcomfy.status", skip_all, fields(request_id = %self.ticket.request_id, status = tracing::field::Empty))]
     pub async fn status(&self) -> Result<Status, Error> {
         let id = self.request_id();
-        let answer = self
-            .client
-            .api()
-            .get_request_status(id)
-            .await
-            .map_err(|e| (e, id));
-        let answer = match answer {
+        let answer = match self.client.api().get_request_status(id).await {
             Ok(answer) => answer.into_inner(),
-            Err((e, id)) => return Err(api_error(e, Some(id)).await),
+            Err(error) => return Err(api_error(error, Some(id)).await),
         };
         same_job(id, answer.request_id.as_deref())?;
         let status = Status::from_wire(&answer.status, answer.queue_position);
@@ -176,11 +176,17 @@ impl<M: JobModel> Job<M> {
         Ok(status)
     }
 
-    /// The job's result: [`ResultState::Pending`] while it runs,
-    /// [`Error::JobFailed`] with RunComfy's error text if it failed,
-    /// [`Error::JobCancelled`] if cancelled.
+    /// The finished job's typed result.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotFinished`] with its status while the job runs,
+    /// [`Error::JobFailed`] with RunComfy's code and message if it failed,
+    /// [`Error::JobCancelled`] if cancelled, [`Error::InvalidResponse`] if
+    /// the output does not match the model's output schema or the answer is
+    /// about another request id, and any API error.
     #[tracing::instrument(name = "runcomfy.result", skip_all, fields(request_id = %self.ticket.request_id))]
-    pub async fn result(&self) -> Result<ResultState<M::Output>, Error> {
+    pub async fn result(&self) -> Result<JobResult<M::Output>, Error> {
         let id = self.request_id().to_string();
         let include_cost = self.client.includes_cost().then_some(true);
         let answer = match self
@@ -190,15 +196,19 @@ impl<M: JobModel> Job<M> {
             .await
         {
             Ok(answer) => answer.into_inner(),
-            Err(e) => return Err(api_error(e, Some(&id)).await),
+            Err(error) => return Err(api_error(error, Some(&id)).await),
         };
         same_job(&id, answer.request_id.as_deref())?;
         let status = match (&answer.status, &answer.output) {
             (Some(state), _) => Status::from_wire(state, None),
             (None, Some(_)) => Status::Completed,
-            (None, None) => Status::Unknown {
-                value: String::new(),
-            },
+            (None, None) => {
+                return Err(Error::InvalidResponse {
+                    status: 200,
+                    message: "the result answer has neither a status nor an output".into(),
+                    request_id: Some(id),
+                });
+            }
         };
         match status {
             Status::Completed => {
@@ -213,18 +223,18 @@ impl<M: JobModel> Job<M> {
                         status: 200,
                         message: format!(
                             "the output does not match {}'s output schema: {e}",
-                            self.model_id()
+                            self.model_id().unwrap_or("the model")
                         ),
                         request_id: Some(id.clone()),
                     }
                 })?;
-                Ok(ResultState::Finished(JobResult {
+                Ok(JobResult {
                     request_id: id,
                     output,
-                    created_at: answer.created_at.as_ref().map(text),
-                    finished_at: answer.finished_at.as_ref().map(text),
+                    created_at: answer.created_at.as_ref().map(value_text),
+                    finished_at: answer.finished_at.as_ref().map(value_text),
                     cost: answer.cost.as_ref().and_then(number),
-                }))
+                })
             }
             Status::Failed => {
                 let error = answer.error.unwrap_or(Value::Null);
@@ -237,119 +247,113 @@ impl<M: JobModel> Job<M> {
                 })
             }
             Status::Cancelled => Err(Error::JobCancelled { request_id: id }),
-            pending => Ok(ResultState::Pending(pending)),
+            status => Err(Error::NotFinished {
+                request_id: id,
+                status,
+            }),
         }
     }
 
     /// Asks RunComfy to cancel the job; only a queued job can be cancelled
-    /// ([`CancelOutcome::NotCancellable`] otherwise).
+    /// ([`CancelOutcome::NotCancellable`] otherwise). Safe to repeat.
+    ///
+    /// # Errors
+    ///
+    /// Any API error, or [`Error::InvalidResponse`] for an answer about
+    /// another request id.
     #[tracing::instrument(name = "runcomfy.cancel", skip_all, fields(request_id = %self.ticket.request_id))]
     pub async fn cancel(&self) -> Result<CancelOutcome, Error> {
-        let id = self.request_id().to_string();
-        let answer = match self.client.api().cancel_request(&id).await {
+        let id = self.request_id();
+        let answer = match self.client.api().cancel_request(id).await {
             Ok(answer) => answer.into_inner(),
-            Err(e) => return Err(api_error(e, Some(&id)).await),
+            Err(error) => return Err(api_error(error, Some(id)).await),
         };
-        same_job(&id, answer.request_id.as_deref())?;
-        let outcome = match answer.outcome.as_deref() {
-            Some("cancelled" | "canceled") => CancelOutcome::Cancelled,
-            Some("not_cancellable" | "not_cancelable") => CancelOutcome::NotCancellable,
-            Some(other) => CancelOutcome::Other(other.to_string()),
-            None => match answer.status {
-                Some(crate::RequestState::Cancelled) => CancelOutcome::Cancelled,
-                _ => CancelOutcome::Other(String::new()),
-            },
-        };
-        tracing::info!(?outcome, "cancel");
+        same_job(id, answer.request_id.as_deref())?;
+        let outcome = CancelOutcome::from_wire(answer.outcome.as_deref(), answer.status.as_deref());
+        tracing::info!(%outcome, "cancel");
         Ok(outcome)
     }
 
     /// Waits for the job with the client's wait options (30 min deadline by
     /// default) and returns its typed result.
+    ///
+    /// # Errors
+    ///
+    /// As [`wait_with`](Self::wait_with).
     pub async fn wait(&self) -> Result<JobResult<M::Output>, Error> {
         self.wait_with(self.client.default_wait()).await
     }
 
-    /// Waits for the job with these options (see [`crate::polling`]).
+    /// Waits for the job with these options and returns its typed result.
+    ///
+    /// Polls the status on the options' (or the client's) schedule, rides
+    /// out transient errors, honours `Retry-After`, and fetches the result
+    /// once the job completes. Timing out or dropping the wait never
+    /// cancels the job unless the options ask for
+    /// [`cancel_on_deadline`](WaitOptions::cancel_on_deadline).
+    ///
+    /// ```no_run
+    /// # async fn demo(client: runcomfy::Client) -> Result<(), runcomfy::Error> {
+    /// use runcomfy::WaitOptions;
+    /// use runcomfy::models::kling::kling_3_0::standard::text_to_video::Input;
+    /// use std::time::Duration;
+    ///
+    /// let job = client.submit(&Input::new("a lighthouse in a storm")).await?;
+    /// let options = WaitOptions::new()
+    ///     .deadline(Duration::from_secs(600))
+    ///     .on_progress(|p| eprintln!("{}: {}", p.request_id, p.status));
+    /// let result = job.wait_with(options).await?;
+    /// println!("{:?}", result.output.video);
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`Error::TimedOut`] at the deadline, [`Error::JobFailed`] or
+    /// [`Error::JobCancelled`] for a job that ended so, and the last error
+    /// when more transient errors came in a row than the options allow (or
+    /// a permanent one came).
     pub async fn wait_with(&self, options: WaitOptions) -> Result<JobResult<M::Output>, Error> {
-        polling::wait(self.clone(), options, self.client.default_poll_policy()).await
+        waiting::wait(self.clone(), options, self.client.default_poll_policy()).await
     }
 
     /// Waits for the job, yielding each status change, then the outcome.
-    /// Dropping the stream stops polling; the job goes on.
+    ///
+    /// The stream's last item is [`WaitEvent::Finished`] with what
+    /// [`wait_with`](Self::wait_with) would return. Dropping the stream
+    /// stops polling; the job goes on.
+    ///
+    /// ```no_run
+    /// # async fn demo(job: runcomfy::Job<runcomfy::models::kling::kling_3_0::standard::text_to_video::TextToVideo>) {
+    /// use futures::StreamExt;
+    /// use runcomfy::{WaitEvent, WaitOptions};
+    ///
+    /// let mut events = Box::pin(job.watch(WaitOptions::new()));
+    /// while let Some(event) = events.next().await {
+    ///     match event {
+    ///         WaitEvent::Progress(p) => eprintln!("{}", p.status),
+    ///         WaitEvent::Finished(outcome) => println!("{:?}", outcome.map(|r| r.output.video)),
+    ///     }
+    /// }
+    /// # }
+    /// ```
     pub fn watch(
         &self,
         options: WaitOptions,
     ) -> impl Stream<Item = WaitEvent<JobResult<M::Output>>> + Send + 'static {
-        polling::watch(self.clone(), options, self.client.default_poll_policy())
+        waiting::watch(self.clone(), options, self.client.default_poll_policy())
     }
 
     /// Downloads every file of the finished job's output into the folder
-    /// `destination` (see [`crate::download`]).
-    pub async fn download(&self, destination: &Path) -> Result<Vec<PathBuf>, Error> {
-        match self.result().await? {
-            ResultState::Finished(result) => {
-                self.client.download_result(&result, destination).await
-            }
-            ResultState::Pending(status) => Err(Error::MissingOutput {
-                request_id: self.request_id().to_string(),
-                missing: format!("a result yet (it is {status})"),
-            }),
-        }
-    }
-}
-
-fn text(value: &Value) -> String {
-    match value {
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
-    }
-}
-
-/// Refuses an answer about another job: its output is not ours.
-fn same_job(asked: &str, answered: Option<&str>) -> Result<(), Error> {
-    match answered {
-        Some(answered) if answered != asked => Err(Error::InvalidResponse {
-            status: 200,
-            message: format!(
-                "the answer is about request {:?}, not {asked:?}",
-                excerpt(answered)
-            ),
-            request_id: Some(asked.to_string()),
-        }),
-        _ => Ok(()),
-    }
-}
-
-/// A number, or a string holding one (as some RunComfy fields are sent).
-pub(crate) fn number(value: &Value) -> Option<f64> {
-    match value {
-        Value::Number(n) => n.as_f64(),
-        Value::String(s) => s.trim().parse().ok(),
-        _ => None,
-    }
-    .filter(|n: &f64| n.is_finite())
-}
-
-/// A failed job's code and message: RunComfy sends `{code, message}`
-/// (sometimes with `error_code`/`error_message`), or a plain string.
-fn failure(error: &Value) -> (Option<String>, String) {
-    let field = |names: &[&str]| {
-        names
-            .iter()
-            .find_map(|n| error.get(*n))
-            .filter(|v| !v.is_null())
-    };
-    match error {
-        Value::Null => (None, "RunComfy gave no reason".to_string()),
-        Value::Object(_) => {
-            let code = field(&["code", "error_code"]).map(text);
-            let message = field(&["message", "error_message", "detail"])
-                .map(text)
-                .unwrap_or_else(|| error.to_string());
-            (code.map(|c| excerpt(&c)), excerpt(&message))
-        }
-        other => (None, excerpt(&text(other))),
+    /// `destination` (see [`Client::download_result`]).
+    ///
+    /// # Errors
+    ///
+    /// As [`result`](Self::result) ([`Error::NotFinished`] while the job
+    /// runs) and [`Client::download_result`].
+    pub async fn download(&self, destination: impl AsRef<Path>) -> Result<Vec<PathBuf>, Error> {
+        let result = self.result().await?;
+        self.client.download_result(&result, destination).await
     }
 }
 
@@ -361,7 +365,7 @@ impl<M: JobModel> Pollable for Job<M> {
     }
 
     fn model_id(&self) -> &str {
-        Job::model_id(self)
+        Job::model_id(self).unwrap_or_default()
     }
 
     async fn poll_status(&self) -> Result<Status, Error> {
@@ -374,13 +378,13 @@ impl<M: JobModel> Pollable for Job<M> {
                 request_id: self.request_id().to_string(),
             });
         }
-        match self.result().await? {
-            ResultState::Finished(result) => Ok(result),
-            ResultState::Pending(now) => Err(Error::InvalidResponse {
+        match self.result().await {
+            Err(Error::NotFinished { status: now, .. }) => Err(Error::InvalidResponse {
                 status: 200,
                 message: format!("status said {status} but the result says {now}"),
                 request_id: Some(self.request_id().to_string()),
             }),
+            other => other,
         }
     }
 

@@ -1,8 +1,8 @@
 //! Waiting for a job: the polling schedule, deadlines, progress reports.
 //!
 //! A wait polls the job's status on a schedule set by a [`PollPolicy`]
-//! (by default [`BackoffPolling`]: 0.5 s growing by 1.5x to a 5 s cap, with
-//! ±10 % jitter), sleeps at least as long as a `Retry-After` the server sent,
+//! (by default [`BackoffPolling`](super::polling::BackoffPolling): 0.5 s
+//! growing by 1.5x to a 5 s cap, with ±10 % jitter), sleeps at least as long as a `Retry-After` the server sent,
 //! rides out transient errors (up to
 //! [`max_consecutive_errors`](WaitOptions::max_consecutive_errors) in a row)
 //! and stops at the caller's deadline with [`Error::TimedOut`] (a status
@@ -17,154 +17,19 @@
 //! All timing goes through `tokio::time`, so tests can run a wait on a
 //! paused clock.
 
+use super::polling::{PollContext, PollPolicy};
 use crate::error::Error;
-use crate::job::CancelOutcome;
-use crate::status::Status;
+use crate::status::{CancelOutcome, Status};
 use futures::Stream;
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::Instant;
 
-/// What a poll policy knows when it picks the next delay.
-#[derive(Debug, Clone)]
-pub struct PollState<'a> {
-    /// The model the job runs.
-    pub model_id: &'a str,
-    /// Status polls made so far (at least 1).
-    pub polls: u32,
-    /// Time since the wait began.
-    pub elapsed: Duration,
-    /// Time since the status last changed.
-    pub since_change: Duration,
-    /// The last status seen.
-    pub status: &'a Status,
-}
-
-/// Decides how long to wait before the next status poll.
-///
-/// Implement it to plug in another schedule, for instance one that learns
-/// typical run times from earlier jobs through
-/// [`job_finished`](Self::job_finished).
-pub trait PollPolicy: Send + Sync + fmt::Debug {
-    /// The delay before the next poll.
-    fn next_delay(&self, state: &PollState<'_>) -> Duration;
-
-    /// Called once a waited-for job completes, with how long the wait took.
-    fn job_finished(&self, _model_id: &str, _elapsed: Duration) {}
-}
-
-/// The default schedule: a short first delay growing geometrically to a
-/// cap, with jitter. Quick jobs are noticed quickly; long ones cost few
-/// requests.
-///
-/// Its settings are checked where they are set, so no schedule can make a
-/// wait panic: a factor below 1 (or not a number) is 1, a jitter outside 0
-/// to 1 (or not a number) is clamped (NaN to 0), and every delay is
-/// computed in floating point and capped at [`max`](Self::max) before it
-/// becomes a `Duration`.
-#[derive(Debug, Clone, PartialEq)]
-#[must_use]
-pub struct BackoffPolling {
-    initial: Duration,
-    factor: f64,
-    max: Duration,
-    jitter: f64,
-}
-
-impl Default for BackoffPolling {
-    /// 0.5 s, then x1.5 per poll up to 5 s, ±10 %.
-    fn default() -> Self {
-        Self {
-            initial: Duration::from_millis(500),
-            factor: 1.5,
-            max: Duration::from_secs(5),
-            jitter: 0.1,
-        }
-    }
-}
-
-impl BackoffPolling {
-    /// A schedule starting at `initial`, multiplied by `factor` after each
-    /// poll, capped at `max`, with the default ±10 % jitter.
-    pub fn new(initial: Duration, factor: f64, max: Duration) -> Self {
-        Self::default().initial(initial).factor(factor).max(max)
-    }
-
-    /// The first delay.
-    pub fn initial(mut self, initial: Duration) -> Self {
-        self.initial = initial;
-        self
-    }
-
-    /// Each delay is the previous one times this (1 or more; anything
-    /// else, NaN included, is 1: a fixed delay).
-    pub fn factor(mut self, factor: f64) -> Self {
-        self.factor = if factor.is_nan() {
-            1.0
-        } else {
-            factor.max(1.0)
-        };
-        self
-    }
-
-    /// The longest delay.
-    pub fn max(mut self, max: Duration) -> Self {
-        self.max = max;
-        self
-    }
-
-    /// Each delay varies randomly by up to this fraction either way
-    /// (clamped to 0 to 1; NaN is 0).
-    pub fn jitter(mut self, jitter: f64) -> Self {
-        self.jitter = if jitter.is_nan() {
-            0.0
-        } else {
-            jitter.clamp(0.0, 1.0)
-        };
-        self
-    }
-
-    /// The delay before poll number `polls + 1`, without jitter.
-    fn base_delay(&self, polls: u32) -> Duration {
-        let exponent = polls.saturating_sub(1).min(1024) as i32;
-        let max = self.max.as_secs_f64();
-        let seconds = self.initial.as_secs_f64() * self.factor.powi(exponent);
-        // An overflow gives infinity, which the cap brings back down.
-        seconds_to_duration(seconds.min(max))
-    }
-}
-
-/// A non-negative, finite number of seconds as a `Duration`; anything a
-/// `Duration` cannot hold saturates.
-fn seconds_to_duration(seconds: f64) -> Duration {
-    if seconds.is_nan() || seconds <= 0.0 {
-        Duration::ZERO
-    } else {
-        Duration::try_from_secs_f64(seconds).unwrap_or(Duration::MAX)
-    }
-}
-
-impl PollPolicy for BackoffPolling {
-    fn next_delay(&self, state: &PollState<'_>) -> Duration {
-        let base = self.base_delay(state.polls);
-        let spread = 1.0 + self.jitter * (fastrand::f64() * 2.0 - 1.0);
-        seconds_to_duration(base.as_secs_f64() * spread)
-    }
-}
-
-/// The same delay every time (as RunComfy's CLI does with 2 s).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct FixedPolling(pub Duration);
-
-impl PollPolicy for FixedPolling {
-    fn next_delay(&self, _state: &PollState<'_>) -> Duration {
-        self.0
-    }
-}
-
-/// A report on a waited-for job.
+/// A report on a waited-for job: its status now, how long the wait has
+/// lasted and how many polls it took.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Progress {
     /// The job.
     pub request_id: String,
@@ -186,10 +51,28 @@ pub enum WaitEvent<T> {
 }
 
 /// A progress callback.
-pub type ProgressCallback = Arc<dyn Fn(&Progress) + Send + Sync>;
+type ProgressCallback = Arc<dyn Fn(&Progress) + Send + Sync>;
 
-/// How to wait: deadline, schedule, progress callback.
+/// How to wait for a job: deadline, polling schedule, progress callback,
+/// cancel on deadline.
+///
+/// The defaults: a 30-minute deadline, the client's poll policy, no
+/// callback, no cancel on deadline, 10 transient errors in a row ridden
+/// out. A deadline is capped at [`MAX_DEADLINE`](Self::MAX_DEADLINE), so
+/// `Duration::MAX` reads as "as long as possible" and never overflows.
+///
+/// ```
+/// use runcomfy::{FixedPolling, WaitOptions};
+/// use std::time::Duration;
+///
+/// let options = WaitOptions::new()
+///     .deadline(Duration::from_secs(600))
+///     .poll_policy(FixedPolling(Duration::from_secs(2)))
+///     .on_progress(|p| eprintln!("{}: {}", p.request_id, p.status));
+/// # drop(options);
+/// ```
 #[derive(Clone)]
+#[must_use]
 pub struct WaitOptions {
     pub(crate) deadline: Duration,
     pub(crate) cancel_on_deadline: bool,
@@ -251,8 +134,8 @@ impl WaitOptions {
     }
 
     /// Poll on this schedule instead of the client's.
-    pub fn poll_policy(mut self, policy: Arc<dyn PollPolicy>) -> Self {
-        self.poll = Some(policy);
+    pub fn poll_policy(mut self, policy: impl PollPolicy + 'static) -> Self {
+        self.poll = Some(Arc::new(policy));
         self
     }
 
@@ -308,7 +191,7 @@ impl<P: Pollable> Waiter<P> {
         loop {
             if self.polls > 0 {
                 let retry_after = self.last_retry_after.take();
-                let state = PollState {
+                let context = PollContext {
                     model_id: self.job.model_id(),
                     polls: self.polls,
                     elapsed: self.started.elapsed(),
@@ -318,7 +201,7 @@ impl<P: Pollable> Waiter<P> {
                         .as_ref()
                         .unwrap_or(&Status::InQueue { position: None }),
                 };
-                let mut delay = self.policy.next_delay(&state);
+                let mut delay = self.policy.next_delay(&context);
                 if let Some(asked) = retry_after {
                     delay = delay.max(asked);
                 }
@@ -462,6 +345,8 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::ApiError;
+    use crate::workflow::polling::{BackoffPolling, FixedPolling};
     use futures::StreamExt;
     use std::collections::VecDeque;
     use std::sync::Mutex;
@@ -539,16 +424,22 @@ mod tests {
         }
     }
 
+    fn api_error(status: u16, code: Option<u64>, retry_after: Option<Duration>) -> ApiError {
+        ApiError {
+            status,
+            code,
+            message: String::new(),
+            request_id: Some("req-1".into()),
+            retry_after,
+        }
+    }
+
     fn no_jitter() -> Arc<dyn PollPolicy> {
         Arc::new(BackoffPolling::default().jitter(0.0))
     }
 
-    fn running(n: usize) -> Vec<Result<Status, Error>> {
-        (0..n).map(|_| Ok(Status::InProgress)).collect()
-    }
-
     #[tokio::test(start_paused = true)]
-    async fn the_default_schedule_grows_from_half_a_second_to_five() {
+    async fn the_default_schedule_spaces_the_polls() {
         let mut script = running(10);
         script.push(Ok(Status::Completed));
         let job = Scripted::new(script);
@@ -568,25 +459,8 @@ mod tests {
         }
     }
 
-    #[tokio::test(start_paused = true)]
-    async fn jitter_stays_within_its_bounds() {
-        let policy = BackoffPolling::default();
-        let status = Status::InProgress;
-        for polls in 1..50 {
-            let state = PollState {
-                model_id: "m",
-                polls,
-                elapsed: Duration::ZERO,
-                since_change: Duration::ZERO,
-                status: &status,
-            };
-            let delay = policy.next_delay(&state);
-            let base = policy.clone().jitter(0.0).next_delay(&state);
-            assert!(
-                delay >= base.mul_f64(0.9) && delay <= base.mul_f64(1.1),
-                "{delay:?} vs {base:?}"
-            );
-        }
+    fn running(n: usize) -> Vec<Result<Status, Error>> {
+        (0..n).map(|_| Ok(Status::InProgress)).collect()
     }
 
     #[tokio::test(start_paused = true)]
@@ -594,8 +468,7 @@ mod tests {
         let mut script = running(4);
         script.push(Ok(Status::Completed));
         let job = Scripted::new(script);
-        let options =
-            WaitOptions::new().poll_policy(Arc::new(FixedPolling(Duration::from_secs(2))));
+        let options = WaitOptions::new().poll_policy(FixedPolling(Duration::from_secs(2)));
         wait(job.clone(), options, no_jitter())
             .await
             .expect("completes");
@@ -604,11 +477,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn retry_after_is_honoured_between_polls() {
-        let rate_limited = Error::RateLimited {
-            retry_after: Some(Duration::from_secs(7)),
-            message: String::new(),
-            request_id: None,
-        };
+        let rate_limited = Error::RateLimited(api_error(429, None, Some(Duration::from_secs(7))));
         let job = Scripted::new(vec![
             Ok(Status::InProgress),
             Err(rate_limited),
@@ -762,12 +631,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn transient_errors_are_ridden_out_up_to_a_limit() {
-        let transient = || Error::Server {
-            status: 503,
-            code: None,
-            message: String::new(),
-            request_id: Some("req-1".into()),
-        };
+        let transient = || Error::Server(api_error(503, None, None));
         let job = Scripted::new(vec![
             Err(transient()),
             Err(transient()),
@@ -782,18 +646,16 @@ mod tests {
             no_jitter(),
         )
         .await;
-        assert!(matches!(outcome, Err(Error::Server { status: 503, .. })));
+        assert!(matches!(
+            outcome,
+            Err(Error::Server(ApiError { status: 503, .. }))
+        ));
         assert_eq!(job.polled_at.lock().expect("lock").len(), 3);
     }
 
     #[tokio::test(start_paused = true)]
     async fn a_permanent_error_ends_the_wait_at_once() {
-        let not_found = Error::NotFound {
-            status: 404,
-            code: Some(404001),
-            message: String::new(),
-            request_id: Some("req-1".into()),
-        };
+        let not_found = Error::NotFound(api_error(404, Some(404001), None));
         let job = Scripted::new(vec![Err(not_found), Ok(Status::Completed)]);
         assert!(matches!(
             wait(job.clone(), WaitOptions::new(), no_jitter()).await,
@@ -841,19 +703,6 @@ mod tests {
                 "{policy:?}: {outcome:?}"
             );
         }
-        // Far more polls than any exponent a float can hold.
-        let policy = BackoffPolling::default().factor(10.0);
-        let status = Status::InProgress;
-        for polls in [1, 2, 64, 1_000, u32::MAX] {
-            let state = PollState {
-                model_id: "m",
-                polls,
-                elapsed: Duration::ZERO,
-                since_change: Duration::ZERO,
-                status: &status,
-            };
-            assert!(policy.next_delay(&state) <= Duration::from_secs_f64(5.0 * 1.1));
-        }
     }
 
     #[tokio::test(start_paused = true)]
@@ -863,7 +712,7 @@ mod tests {
         let job = Scripted::new(running(1));
         let options = WaitOptions::new()
             .deadline(Duration::MAX)
-            .poll_policy(Arc::new(FixedPolling(Duration::from_secs(3600))));
+            .poll_policy(FixedPolling(Duration::from_secs(3600)));
         let waiting = wait(job.clone(), options, no_jitter());
         let outcome = tokio::time::timeout(Duration::from_secs(10 * 3600), waiting).await;
         assert!(outcome.is_err(), "still waiting");
@@ -874,11 +723,7 @@ mod tests {
 
         // A server asking for an endless Retry-After: the wait ends at its
         // deadline.
-        let endless = Error::RateLimited {
-            retry_after: Some(Duration::MAX),
-            message: String::new(),
-            request_id: None,
-        };
+        let endless = Error::RateLimited(api_error(429, None, Some(Duration::MAX)));
         let job = Scripted::new(vec![Err(endless), Ok(Status::InProgress)]);
         let started = Instant::now();
         let outcome = wait(
@@ -900,7 +745,7 @@ mod tests {
     }
 
     impl PollPolicy for Learning {
-        fn next_delay(&self, _state: &PollState<'_>) -> Duration {
+        fn next_delay(&self, _context: &PollContext<'_>) -> Duration {
             Duration::from_secs(1)
         }
 

@@ -5,10 +5,10 @@
 //! field of an unexpected shape is read as absent rather than failing the
 //! call.
 
-use crate::Client;
-use crate::client::api_error;
+use super::client::Client;
 use crate::error::Error;
 use crate::generated::api::types as wire;
+use crate::wire::decode::{api_error, number};
 use futures::Stream;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -57,7 +57,7 @@ impl ModelInfo {
                 .unwrap_or_default(),
             display_name: info.display_name,
             categories,
-            base_price_usd: info.base_price_usd.as_ref().and_then(crate::job::number),
+            base_price_usd: info.base_price_usd.as_ref().and_then(number),
             price_unit: info.price_unit,
             pricing_note: info.pricing_note,
             input_schema: info.input_schema.map(Value::Object),

@@ -1,0 +1,279 @@
+//! The queue protocol's and the catalogue's handlers, and the file server.
+
+use super::LockOrRecover;
+use super::contract::{
+    error_response, query_pairs, requested_model, unknown_request, validation_failed,
+};
+use super::faults::Fault;
+use super::inject::InjectedFault;
+use super::inject::truncated_body;
+use super::jobs::{self, JobBehaviour};
+use super::routes::SharedState;
+use super::video::{self, Fixture};
+use crate::ModelDescriptor;
+use crate::status::{CancelOutcome, Status};
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+use std::sync::atomic::Ordering;
+
+pub(super) async fn submit(
+    State(shared): SharedState,
+    uri: axum::http::Uri,
+    fault: Option<axum::Extension<InjectedFault>>,
+    body: Bytes,
+) -> Response {
+    let model = match requested_model(&uri) {
+        Ok(model) => model,
+        Err(refused) => return refused.into_response(),
+    };
+    let model_id = model.id;
+    let input: Value = match serde_json::from_slice(&body) {
+        Ok(input) => input,
+        Err(e) => {
+            let detail = json!([{"loc": ["body"], "msg": format!("body is not valid JSON: {e}"), "type": "json_invalid"}]);
+            return validation_failed(detail);
+        }
+    };
+    if let Err(error) = model.validate_input(&input) {
+        let detail: Vec<Value> = error
+            .violations
+            .iter()
+            .map(|v| {
+                let mut loc = vec![json!("body")];
+                loc.extend(v.path.split(['.', '[']).filter(|s| !s.is_empty()).map(|s| {
+                    s.trim_end_matches(']')
+                        .parse::<u64>()
+                        .map_or_else(|_| json!(s), |i| json!(i))
+                }));
+                json!({"loc": loc, "msg": v.to_string(), "type": v.rule.code(), "input": v.value})
+            })
+            .collect();
+        return validation_failed(Value::Array(detail));
+    }
+
+    let mut behaviour = JobBehaviour::default();
+    match fault.map(|f| f.0.0) {
+        Some(Fault::JobFails { message }) => behaviour.fails_with = Some(message),
+        Some(Fault::AlternateSpellings) => behaviour.alternate_spellings = true,
+        Some(Fault::UnknownStatus { status }) => behaviour.unknown_status = Some(status),
+        _ => {}
+    }
+    behaviour.cost_usd = model.estimate_cost(&input).map(|estimate| estimate.usd);
+    let fixture = Fixture::for_aspect_ratio(input.get("aspect_ratio").and_then(Value::as_str));
+    let video_seconds = input
+        .get("duration")
+        .and_then(Value::as_f64)
+        .or_else(|| default_duration(model))
+        .unwrap_or(5.0);
+    let run_time = shared
+        .config
+        .run_time_for(model_id)
+        .for_video_seconds(video_seconds);
+    let id = shared.new_request_id();
+    shared
+        .store
+        .lock_or_recover()
+        .insert(id.clone(), model_id, behaviour, fixture);
+    shared
+        .counters
+        .submits_accepted
+        .fetch_add(1, Ordering::Relaxed);
+    shared.spawn_job(id.clone(), run_time);
+
+    let base = &shared.api_base;
+    axum::Json(json!({
+        "request_id": id,
+        "status_url": format!("{base}/v1/requests/{id}/status"),
+        "result_url": format!("{base}/v1/requests/{id}/result"),
+        "cancel_url": format!("{base}/v1/requests/{id}/cancel"),
+    }))
+    .into_response()
+}
+
+fn default_duration(model: &ModelDescriptor) -> Option<f64> {
+    let schema: Value = serde_json::from_str(model.input_schema).ok()?;
+    schema["properties"]["duration"]["default"].as_f64()
+}
+
+/// A model's info as RunComfy's clients see it: the checked-in metadata
+/// (`model.json`, without this crate's own `x-` keys), plus the published
+/// schemas when asked for.
+fn model_body(model: &ModelDescriptor, with_schemas: bool) -> Value {
+    let parse = |text: &str| serde_json::from_str::<Value>(text).unwrap_or(Value::Null);
+    let mut body = match parse(model.published_info) {
+        Value::Object(map) => map,
+        _ => serde_json::Map::new(),
+    };
+    body.retain(|key, _| !key.starts_with("x-"));
+    body.insert("model_id".into(), json!(model.id));
+    if with_schemas {
+        body.insert("input_schema".into(), parse(model.published_input_schema));
+        body.insert("output_schema".into(), parse(model.published_output_schema));
+    }
+    Value::Object(body)
+}
+
+pub(super) async fn model_info(uri: axum::http::Uri) -> Response {
+    match requested_model(&uri) {
+        Ok(model) => axum::Json(model_body(model, true)).into_response(),
+        Err(refused) => refused.into_response(),
+    }
+}
+
+/// The catalogue: every model under `schema/`, filtered and paged as
+/// RunComfy's clients ask (`search` in the id or name, `category`,
+/// `limit` (default 50, at most 100), `offset`).
+pub(super) async fn list_models(uri: axum::http::Uri) -> Response {
+    let query: std::collections::HashMap<String, String> =
+        query_pairs(uri.query()).into_iter().collect();
+    let number = |name: &str, default: usize| {
+        query
+            .get(name)
+            .and_then(|v| v.parse::<usize>().ok())
+            .unwrap_or(default)
+    };
+    let (limit, offset) = (number("limit", 50).min(100), number("offset", 0));
+    let search = query.get("search").map(|s| s.to_lowercase());
+    let category = query.get("category");
+    let with_schemas = query.get("include_schema").is_some_and(|v| v == "true");
+    let matching: Vec<Value> = ModelDescriptor::all()
+        .iter()
+        .map(|model| model_body(model, with_schemas))
+        .filter(|body| {
+            let text = |key: &str| body[key].as_str().unwrap_or_default().to_lowercase();
+            search
+                .as_ref()
+                .is_none_or(|s| text("model_id").contains(s) || text("display_name").contains(s))
+        })
+        .filter(|body| {
+            category.is_none_or(|c| {
+                body["categories"]
+                    .as_array()
+                    .is_some_and(|cs| cs.iter().any(|x| x == c.as_str()))
+            })
+        })
+        .collect();
+    let total = matching.len();
+    let page: Vec<Value> = matching.into_iter().skip(offset).take(limit).collect();
+    axum::Json(json!({"models": page, "total": total})).into_response()
+}
+
+pub(super) async fn status(State(shared): SharedState, Path(id): Path<String>) -> Response {
+    let store = shared.store.lock_or_recover();
+    match store.get(&id) {
+        Some(job) => axum::Json(jobs::status_body(&store, job, &shared.api_base)).into_response(),
+        None => unknown_request(&id),
+    }
+}
+
+pub(super) async fn result(
+    State(shared): SharedState,
+    Path(id): Path<String>,
+    uri: axum::http::Uri,
+) -> Response {
+    let include_cost = query_pairs(uri.query())
+        .iter()
+        .any(|(name, value)| name == "include_cost" && value == "true");
+    let store = shared.store.lock_or_recover();
+    match store.get(&id) {
+        Some(job) => {
+            let mut body = jobs::result_body(&store, job, &shared.api_base, &shared.files_base);
+            if include_cost && job.state.is_terminal() {
+                body["model_id"] = json!(job.model_id);
+                body["cost"] = json!(job.cost_usd());
+            }
+            axum::Json(body).into_response()
+        }
+        None => unknown_request(&id),
+    }
+}
+
+pub(super) async fn cancel(State(shared): SharedState, Path(id): Path<String>) -> Response {
+    let mut store = shared.store.lock_or_recover();
+    let Some(outcome) = store.cancel(&id, shared.config.max_retained_jobs) else {
+        return unknown_request(&id);
+    };
+    let status = store.get(&id).map(|job| job.wire_status().to_string());
+    let outcome = match outcome {
+        CancelOutcome::Cancelled => "cancelled",
+        _ => "not_cancellable",
+    };
+    axum::Json(json!({"request_id": id, "status": status, "outcome": outcome})).into_response()
+}
+
+pub(super) async fn file(
+    State(shared): SharedState,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    fault: Option<axum::Extension<InjectedFault>>,
+) -> Response {
+    if headers.contains_key(header::AUTHORIZATION) {
+        shared
+            .counters
+            .file_requests_with_authorization
+            .fetch_add(1, Ordering::Relaxed);
+    }
+    let fixture = {
+        let store = shared.store.lock_or_recover();
+        let job = name.strip_suffix(".mp4").and_then(|id| store.get(id));
+        match job {
+            Some(job) if job.state == Status::Completed => job.fixture,
+            _ => return error_response(StatusCode::NOT_FOUND, None, "no such file"),
+        }
+    };
+    let fault = fault.map(|f| f.0.0);
+    let bytes = Bytes::from_static(fixture.bytes());
+    let len = bytes.len() as u64;
+    let range_header = headers.get(header::RANGE).and_then(|v| v.to_str().ok());
+    let range = if fault == Some(Fault::IgnoreRange) {
+        None
+    } else {
+        video::requested_range(range_header, len)
+    };
+    let (status, body) = match range {
+        None => (StatusCode::OK, bytes),
+        Some(Ok((start, end))) => (
+            StatusCode::PARTIAL_CONTENT,
+            bytes.slice(start as usize..=end as usize),
+        ),
+        Some(Err(())) => {
+            let mut response = StatusCode::RANGE_NOT_SATISFIABLE.into_response();
+            response.headers_mut().insert(
+                header::CONTENT_RANGE,
+                HeaderValue::from_str(&format!("bytes */{len}")).expect("ascii"),
+            );
+            return response;
+        }
+    };
+    let declared = body.len();
+    let sent = if fault == Some(Fault::StopHalfway) {
+        body.slice(..declared / 2)
+    } else {
+        body
+    };
+    shared
+        .counters
+        .bytes_served
+        .fetch_add(sent.len() as u64, Ordering::Relaxed);
+    let mut response = if fault == Some(Fault::StopHalfway) {
+        Response::new(truncated_body(sent))
+    } else {
+        Response::new(Body::from(sent))
+    };
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("video/mp4"));
+    headers.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+    headers.insert(header::CONTENT_LENGTH, HeaderValue::from(declared));
+    if let Some(Ok((start, end))) = range {
+        let value = format!("bytes {start}-{end}/{len}");
+        headers.insert(
+            header::CONTENT_RANGE,
+            HeaderValue::from_str(&value).expect("ascii"),
+        );
+    }
+    response
+}

@@ -1,0 +1,127 @@
+//! Fault injection: the middleware that makes a scripted request
+//! misbehave before (or instead of) its handler.
+
+use super::LockOrRecover;
+use super::contract::error_response;
+use super::faults::{Endpoint, Fault};
+use super::routes::{SharedState, classify};
+use super::serve::DropConnection;
+use axum::body::{Body, Bytes};
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+/// The fault a request gets, if any, for handlers that act on it.
+#[derive(Debug, Clone)]
+pub(super) struct InjectedFault(pub(super) Fault);
+
+pub(super) async fn inject_faults(
+    State(shared): SharedState,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let Some(endpoint) = classify(request.method(), request.uri().path()) else {
+        return next.run(request).await;
+    };
+    shared.counters.requests[endpoint as usize].fetch_add(1, Ordering::Relaxed);
+    let fault = {
+        let mut rng = shared.rng.lock_or_recover();
+        shared.faults.lock_or_recover().take(endpoint, &mut rng)
+    };
+    let Some(fault) = fault else {
+        return next.run(request).await;
+    };
+    match fault {
+        Fault::Latency { millis } => {
+            tokio::time::sleep(Duration::from_millis(millis)).await;
+            next.run(request).await
+        }
+        Fault::RateLimited { retry_after_secs } => {
+            let mut response = error_response(
+                StatusCode::TOO_MANY_REQUESTS,
+                None,
+                "rate limit exceeded, retry later",
+            );
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
+            response
+        }
+        Fault::HttpError { status } => {
+            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            if status == StatusCode::INTERNAL_SERVER_ERROR {
+                error_response(
+                    status,
+                    Some(500001),
+                    "internal error, retry with exponential backoff",
+                )
+            } else {
+                // Gateways in front of an API answer with their own pages.
+                let page = format!("<html><body><h1>{status}</h1></body></html>");
+                (status, [(header::CONTENT_TYPE, "text/html")], page).into_response()
+            }
+        }
+        Fault::MalformedJson => (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, "application/json")],
+            "{\"request_id\": \"",
+        )
+            .into_response(),
+        Fault::TruncatedBody => {
+            let response = next.run(request).await;
+            let (parts, body) = response.into_parts();
+            let bytes = axum::body::to_bytes(body, usize::MAX)
+                .await
+                .unwrap_or_default();
+            let half = bytes.slice(..bytes.len() / 2);
+            let mut response = Response::from_parts(parts, truncated_body(half));
+            response
+                .headers_mut()
+                .insert(header::CONTENT_LENGTH, HeaderValue::from(bytes.len()));
+            response
+        }
+        Fault::ConnectionReset => {
+            if endpoint == Endpoint::Submit {
+                // The job is accepted and paid for; only the answer is lost.
+                let _ = next.run(request).await;
+            }
+            let mut response = Response::new(Body::empty());
+            response.extensions_mut().insert(DropConnection);
+            response
+        }
+        Fault::ErrorIn200 {
+            error_code,
+            message,
+        } => (
+            StatusCode::OK,
+            axum::Json(json!({"error_code": error_code, "error_message": message})),
+        )
+            .into_response(),
+        other => {
+            request.extensions_mut().insert(InjectedFault(other));
+            next.run(request).await
+        }
+    }
+}
+
+/// A body that sends `bytes` and then fails, so that hyper closes the
+/// connection before the declared length arrives.
+pub(super) fn truncated_body(bytes: Bytes) -> Body {
+    use futures::StreamExt;
+    let sent = futures::stream::once(async move { Ok::<_, std::io::Error>(bytes) });
+    // Pause before failing so that hyper flushes the headers and the part
+    // already sent; a client then sees a body that breaks off, not a
+    // connection that never answered.
+    let failure = futures::stream::once(async {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        Err(std::io::Error::new(
+            std::io::ErrorKind::ConnectionReset,
+            "injected truncation",
+        ))
+    });
+    Body::from_stream(sent.chain(failure))
+}

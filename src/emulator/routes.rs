@@ -1,0 +1,115 @@
+//! The emulator's routes: the queue protocol, the catalogue, the admin
+//! routes and the file server, with the layers every request passes
+//! (auth, the contract, fault injection, logging).
+
+use super::Shared;
+use super::faults::Endpoint;
+use super::serve::DropConnection;
+use super::{admin, contract, handlers, inject};
+use axum::Router;
+use axum::extract::{Request, State};
+use axum::http::{Method, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::routing::{get, post};
+use std::sync::Arc;
+use std::time::Instant;
+
+/// The handlers' view of the emulator's state.
+pub(super) type SharedState = State<Arc<Shared>>;
+
+/// The API: the queue protocol plus `/_emulator/` for faults and counters.
+pub(super) fn api_router(shared: Arc<Shared>) -> Router {
+    let queue_api = Router::new()
+        .route("/v1/models", get(handlers::list_models))
+        .route(
+            "/v1/models/{*model_id}",
+            post(handlers::submit).get(handlers::model_info),
+        )
+        .route("/v1/requests/{request_id}/status", get(handlers::status))
+        .route("/v1/requests/{request_id}/result", get(handlers::result))
+        .route("/v1/requests/{request_id}/cancel", post(handlers::cancel))
+        .route_layer(middleware::from_fn(contract::hold_to_the_contract))
+        .route_layer(middleware::from_fn_with_state(
+            shared.clone(),
+            contract::require_token,
+        ));
+    let routes = Router::new()
+        .merge(queue_api)
+        .route(
+            "/_emulator/faults",
+            post(admin::add_fault).delete(admin::clear_faults),
+        )
+        .route("/_emulator/counters", get(admin::counters));
+    with_faults_and_logging(routes, shared)
+}
+
+/// The file server, the stand-in for RunComfy's CDN.
+pub(super) fn files_router(shared: Arc<Shared>) -> Router {
+    with_faults_and_logging(
+        Router::new().route("/files/{name}", get(handlers::file)),
+        shared,
+    )
+}
+
+/// What both servers share: RunComfy's 404 for unknown paths, fault
+/// injection, and a log line per request.
+fn with_faults_and_logging(routes: Router<Arc<Shared>>, shared: Arc<Shared>) -> Router {
+    routes
+        .fallback(not_found)
+        .layer(middleware::from_fn_with_state(
+            shared.clone(),
+            inject::inject_faults,
+        ))
+        .layer(middleware::from_fn_with_state(shared.clone(), log_request))
+        .with_state(shared)
+}
+
+pub(super) fn classify(method: &Method, path: &str) -> Option<Endpoint> {
+    if path.starts_with("/files/") {
+        return Some(Endpoint::File);
+    }
+    if let Some(rest) = path.strip_prefix("/v1/requests/") {
+        return match (method, rest.rsplit('/').next()) {
+            (&Method::GET, Some("status")) => Some(Endpoint::Status),
+            (&Method::GET, Some("result")) => Some(Endpoint::Result),
+            (&Method::POST, Some("cancel")) => Some(Endpoint::Cancel),
+            _ => None,
+        };
+    }
+    if path.starts_with("/v1/models/") {
+        return match *method {
+            Method::POST => Some(Endpoint::Submit),
+            Method::GET => Some(Endpoint::Model),
+            _ => None,
+        };
+    }
+    if path == "/v1/models" && method == Method::GET {
+        return Some(Endpoint::ModelList);
+    }
+    None
+}
+
+async fn log_request(State(shared): SharedState, request: Request, next: Next) -> Response {
+    if !shared.config.log_requests {
+        return next.run(request).await;
+    }
+    let (method, path) = (request.method().clone(), request.uri().path().to_string());
+    let started = Instant::now();
+    let response = next.run(request).await;
+    let dropped = response.extensions().get::<DropConnection>().is_some();
+    tracing::info!(
+        target: "runcomfy_emulator",
+        %method,
+        path,
+        status = if dropped { 0 } else { response.status().as_u16() },
+        dropped,
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "request"
+    );
+    response
+}
+
+async fn not_found() -> Response {
+    contract::error_response(StatusCode::NOT_FOUND, None, "no such endpoint")
+}

@@ -1,0 +1,113 @@
+//! Checks a model input against the model's schema and prose rules before
+//! anything is sent (see [`Validate`]).
+
+mod prose;
+mod schema;
+mod violation;
+
+pub use violation::{Rule, ValidationError, Violation};
+
+use crate::ModelDescriptor;
+use serde::Serialize;
+use serde_json::Value;
+
+/// Checks a model input against the model's rules before anything is
+/// sent; every generated `Input` implements it.
+///
+/// Two sources of rules, both applied and all violations reported at once:
+///
+/// 1. **The schema.** Every JSON Schema keyword of the model's normalised
+///    input schema (`required`, `type`, `enum`, `minimum`/`maximum`,
+///    `minItems`/`maxItems`, item constraints, ...), checked by the
+///    [`jsonschema`] crate against the schema that `build.rs` embedded. A
+///    schema change therefore changes validation with no code edit.
+///    Objects that list their `properties` are closed: a field the schema
+///    does not name is refused ([`Rule::UnknownField`]), since RunComfy
+///    would ignore a misspelt field and still charge for the job.
+/// 2. **What the schema says only in prose**, recognised by shape so that any
+///    model with the same fields gets them:
+///    `multi_prompt` segment durations must add up to `duration` (an omitted
+///    `duration` means its default), and `shot_type: customize` needs a
+///    non-empty `multi_prompt`.
+///
+/// ```
+/// use runcomfy::models::kling::kling_3_0::standard::text_to_video::Input;
+/// use runcomfy::Validate;
+///
+/// let input = Input { duration: Some(99), ..Input::new("a red fox") };
+/// let error = input.validate().unwrap_err();
+/// assert_eq!(error.to_string(), "invalid input for kling/kling-3.0/standard/text-to-video: \
+///     duration: must be at most 15 (got 99)");
+/// ```
+pub trait Validate {
+    /// Checks this input against its model's schema and prose rules.
+    ///
+    /// # Errors
+    ///
+    /// A [`ValidationError`] listing every [`Violation`] at once.
+    fn validate(&self) -> Result<(), ValidationError>;
+}
+
+impl ModelDescriptor {
+    /// Validates a JSON input against this model's schema and prose rules,
+    /// reporting every violation at once.
+    ///
+    /// ```
+    /// use runcomfy::ModelDescriptor;
+    /// use serde_json::json;
+    ///
+    /// let kling = ModelDescriptor::find("kling/kling-3.0/standard/text-to-video").unwrap();
+    /// let error = kling.validate_input(&json!({"prompt": "a fox", "duration": 99})).unwrap_err();
+    /// assert_eq!(error.violations[0].path, "duration");
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// A [`ValidationError`] listing every [`Violation`].
+    pub fn validate_input(&self, input: &Value) -> Result<(), ValidationError> {
+        let compiled = schema::compiled(self);
+        let mut violations: Vec<Violation> = match &compiled.validator {
+            Ok(validator) => validator
+                .iter_errors(input)
+                .map(|e| schema::violation_from(&e))
+                .collect(),
+            Err(problem) => vec![Violation {
+                path: String::new(),
+                rule: Rule::Schema {
+                    keyword: "schema".into(),
+                    message: format!("the model's input schema cannot be used: {problem}"),
+                },
+                value: None,
+            }],
+        };
+        violations.extend(prose::violations(&compiled.schema, input));
+        if violations.is_empty() {
+            Ok(())
+        } else {
+            Err(ValidationError {
+                model_id: self.id.to_string(),
+                violations,
+            })
+        }
+    }
+
+    /// Serialises a typed input, validates it and returns the JSON body.
+    pub(crate) fn validate_serialised<T: Serialize>(
+        &self,
+        input: &T,
+    ) -> Result<Value, ValidationError> {
+        let value = serde_json::to_value(input).map_err(|e| ValidationError {
+            model_id: self.id.to_string(),
+            violations: vec![Violation {
+                path: String::new(),
+                rule: Rule::Schema {
+                    keyword: "serialize".into(),
+                    message: e.to_string(),
+                },
+                value: None,
+            }],
+        })?;
+        self.validate_input(&value)?;
+        Ok(value)
+    }
+}

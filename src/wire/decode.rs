@@ -1,0 +1,378 @@
+//! How RunComfy's answers become this crate's values and errors: error
+//! bodies, `Retry-After`, the checks every answer passes, and the mapping
+//! of a failed call to [`Error`].
+
+use crate::error::{ApiError, ConfigError, EXCERPT_CHARS, Error, excerpt};
+use crate::generated::api::types::ErrorBody;
+use serde_json::Value;
+use std::time::Duration;
+
+/// The longest `Retry-After` this client takes from a server: a day. A
+/// longer wait is read as a day; retries and waits cap it further by their
+/// own budget and deadline.
+pub(crate) const MAX_RETRY_AFTER: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// RunComfy's code for "internal error, retry with backoff".
+const INTERNAL_ERROR: u64 = 500_001;
+
+/// Parses `Retry-After`: whole seconds or an HTTP date, at most
+/// [`MAX_RETRY_AFTER`].
+pub(crate) fn parse_retry_after(value: &str) -> Option<Duration> {
+    let value = value.trim();
+    let asked = if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
+        // More digits than a u64 holds is still "a very long time".
+        Duration::from_secs(value.parse::<u64>().unwrap_or(u64::MAX))
+    } else {
+        let at = httpdate::parse_http_date(value).ok()?;
+        at.duration_since(std::time::SystemTime::now())
+            .unwrap_or(Duration::ZERO)
+    };
+    Some(asked.min(MAX_RETRY_AFTER))
+}
+
+/// The `Retry-After` of an answer's headers.
+pub(crate) fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
+    headers
+        .get(reqwest::header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(parse_retry_after)
+}
+
+/// Reads RunComfy's error body: the code under `error_code` (a number or a
+/// numeric string), the message under `error_message`, `message`, `error`
+/// or `detail` (with `detail` appended where both are given); anything
+/// that is not such a body is quoted as an excerpt.
+pub(crate) fn api_error_from(
+    status: u16,
+    body: &[u8],
+    retry_after: Option<Duration>,
+    request_id: Option<&str>,
+) -> ApiError {
+    let (code, message) = match serde_json::from_slice::<ErrorBody>(body) {
+        Ok(body) => {
+            let code = body.error_code.as_ref().and_then(error_code);
+            let text = body
+                .error_message
+                .or(body.message)
+                .or_else(|| body.error.as_ref().map(value_text))
+                .unwrap_or_default();
+            let message = match (text.is_empty(), body.detail.as_ref().map(value_text)) {
+                (true, Some(detail)) => detail,
+                (false, Some(detail)) => format!("{text}: {detail}"),
+                (_, None) => text,
+            };
+            (code, message)
+        }
+        Err(_) => (None, String::from_utf8_lossy(body).into_owned()),
+    };
+    ApiError {
+        status,
+        code,
+        message: excerpt(&message, EXCERPT_CHARS),
+        request_id: request_id.map(String::from),
+        retry_after,
+    }
+}
+
+fn error_code(value: &Value) -> Option<u64> {
+    value
+        .as_u64()
+        .or_else(|| value.as_str().and_then(|s| s.trim().parse().ok()))
+}
+
+/// The error a 200 body carries in disguise: an object with an
+/// `error_code` and no `request_id`.
+pub(crate) fn error_in_200(body: &[u8]) -> Option<u64> {
+    match serde_json::from_slice::<Value>(body) {
+        Ok(Value::Object(map)) if !map.contains_key("request_id") => {
+            map.get("error_code").map(|c| error_code(c).unwrap_or(0))
+        }
+        _ => None,
+    }
+}
+
+/// True for a 200 body that carries RunComfy's "internal error, retry"
+/// (code 500001).
+pub(crate) fn is_retryable_error_in_200(body: &[u8]) -> bool {
+    error_in_200(body) == Some(INTERNAL_ERROR)
+}
+
+/// The kind of failure an error answer means.
+pub(crate) fn classify(answer: ApiError) -> Error {
+    match (answer.status, answer.code) {
+        (_, Some(400_004 | 403_001)) | (401 | 403, _) => Error::Auth(answer),
+        (_, Some(400_002)) | (402, _) => Error::InsufficientBalance(answer),
+        (_, Some(404_001)) | (404, _) => Error::NotFound(answer),
+        (429, _) => Error::RateLimited(answer),
+        (_, Some(INTERNAL_ERROR)) | (500..=599, _) => Error::Server(answer),
+        _ => Error::Refused(answer),
+    }
+}
+
+/// Reads a non-2xx answer (its body is already in memory: the transport
+/// reads every answer in full).
+async fn answer_error(response: reqwest::Response, request_id: Option<&str>) -> ApiError {
+    let status = response.status().as_u16();
+    let retry_after = retry_after(response.headers());
+    let body = response.bytes().await.unwrap_or_default();
+    api_error_from(status, &body, retry_after, request_id)
+}
+
+/// Maps a failed idempotent call (status, result, cancel, model info,
+/// listing) to [`Error`].
+pub(crate) async fn api_error(
+    error: progenitor_client::Error<()>,
+    request_id: Option<&str>,
+) -> Error {
+    use progenitor_client::Error as E;
+    let owned = || request_id.map(String::from);
+    match error {
+        E::CommunicationError(source)
+        | E::ResponseBodyError(source)
+        | E::InvalidUpgrade(source) => Error::Transport {
+            request_id: owned(),
+            source,
+        },
+        E::InvalidResponsePayload(body, parse_error) => match error_in_200(&body) {
+            Some(_) => classify(api_error_from(200, &body, None, request_id)),
+            None => Error::InvalidResponse {
+                status: 200,
+                message: format!(
+                    "{parse_error}; body: {}",
+                    excerpt(&String::from_utf8_lossy(&body), EXCERPT_CHARS)
+                ),
+                request_id: owned(),
+            },
+        },
+        E::UnexpectedResponse(response) => classify(answer_error(response, request_id).await),
+        E::ErrorResponse(response) => classify(ApiError {
+            status: response.status().as_u16(),
+            code: None,
+            message: String::new(),
+            request_id: owned(),
+            retry_after: None,
+        }),
+        E::InvalidRequest(reason) | E::Custom(reason) => {
+            ConfigError::RequestNotBuilt { reason }.into()
+        }
+    }
+}
+
+/// Maps a failed submit to [`Error`]: anything that may have reached
+/// RunComfy becomes [`Error::SubmitOutcomeUnknown`].
+pub(crate) async fn submit_error(error: progenitor_client::Error<()>, model_id: &str) -> Error {
+    use progenitor_client::Error as E;
+    let unknown = |reason: String, source| Error::SubmitOutcomeUnknown {
+        model_id: model_id.to_string(),
+        reason,
+        source,
+    };
+    match error {
+        // The connection never opened: nothing was sent, nothing was paid.
+        E::CommunicationError(source) if source.is_connect() => Error::Transport {
+            request_id: None,
+            source,
+        },
+        E::CommunicationError(source)
+        | E::ResponseBodyError(source)
+        | E::InvalidUpgrade(source) => {
+            unknown(format!("no complete answer ({source})"), Some(source))
+        }
+        E::InvalidResponsePayload(body, parse_error) => match error_in_200(&body) {
+            // An internal error in a 200 may have come after the job was
+            // created; any other error code is a refusal.
+            Some(INTERNAL_ERROR) => {
+                let answer = api_error_from(200, &body, None, None);
+                unknown(format!("error in a 200 answer: {}", answer.message), None)
+            }
+            Some(_) => classify(api_error_from(200, &body, None, None)),
+            None => unknown(
+                format!(
+                    "unreadable answer ({parse_error}): {}",
+                    excerpt(&String::from_utf8_lossy(&body), EXCERPT_CHARS)
+                ),
+                None,
+            ),
+        },
+        E::UnexpectedResponse(response) => {
+            let answer = answer_error(response, None).await;
+            if answer.status >= 500 {
+                unknown(format!("HTTP {}: {}", answer.status, answer.message), None)
+            } else {
+                classify(answer)
+            }
+        }
+        E::ErrorResponse(response) => unknown(format!("HTTP {}", response.status()), None),
+        E::InvalidRequest(reason) | E::Custom(reason) => {
+            ConfigError::RequestNotBuilt { reason }.into()
+        }
+    }
+}
+
+/// A JSON value as text: a string as itself, anything else as JSON.
+pub(crate) fn value_text(value: &Value) -> String {
+    match value {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// A finite number, or a string holding one (as some RunComfy fields are
+/// sent).
+pub(crate) fn number(value: &Value) -> Option<f64> {
+    match value {
+        Value::Number(n) => n.as_f64(),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+    .filter(|n: &f64| n.is_finite())
+}
+
+/// Refuses an answer about another job: its output is not ours.
+pub(crate) fn same_job(asked: &str, answered: Option<&str>) -> Result<(), Error> {
+    match answered {
+        Some(answered) if answered != asked => Err(Error::InvalidResponse {
+            status: 200,
+            message: format!(
+                "the answer is about request {:?}, not {asked:?}",
+                excerpt(answered, EXCERPT_CHARS)
+            ),
+            request_id: Some(asked.to_string()),
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// A failed job's code and message: RunComfy sends `{code, message}`
+/// (sometimes `error_code`/`error_message`), or a plain string.
+pub(crate) fn failure(error: &Value) -> (Option<String>, String) {
+    let field = |names: &[&str]| {
+        names
+            .iter()
+            .find_map(|n| error.get(*n))
+            .filter(|v| !v.is_null())
+    };
+    match error {
+        Value::Null => (None, "RunComfy gave no reason".to_string()),
+        Value::Object(_) => {
+            let code = field(&["code", "error_code"]).map(value_text);
+            let message = field(&["message", "error_message", "detail"])
+                .map(value_text)
+                .unwrap_or_else(|| error.to_string());
+            (
+                code.map(|c| excerpt(&c, EXCERPT_CHARS)),
+                excerpt(&message, EXCERPT_CHARS),
+            )
+        }
+        other => (None, excerpt(&value_text(other), EXCERPT_CHARS)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn map(status: u16, body: &str) -> Error {
+        classify(api_error_from(status, body.as_bytes(), None, Some("r1")))
+    }
+
+    #[test]
+    fn error_bodies_map_to_kinds() {
+        assert!(matches!(
+            map(
+                401,
+                r#"{"error_code": 400004, "error_message": "bad token"}"#
+            ),
+            Error::Auth(_)
+        ));
+        assert!(matches!(
+            map(400, r#"{"error_code": 400002, "message": "top up"}"#),
+            Error::InsufficientBalance(_)
+        ));
+        assert!(matches!(map(402, "{}"), Error::InsufficientBalance(_)));
+        assert!(matches!(
+            map(404, r#"{"error_code": 404001}"#),
+            Error::NotFound(_)
+        ));
+        assert!(matches!(map(429, "slow down"), Error::RateLimited(_)));
+        assert!(matches!(
+            map(200, r#"{"error_code": "500001", "error": "boom"}"#),
+            Error::Server(ApiError {
+                code: Some(500001),
+                ..
+            })
+        ));
+        assert!(matches!(
+            map(502, "<html>bad gateway</html>"),
+            Error::Server(ApiError { status: 502, .. })
+        ));
+        let refused = map(
+            422,
+            r#"{"error_code": 422001, "error_message": "validation error", "detail": [{"loc": ["body", "duration"]}]}"#,
+        );
+        assert!(
+            refused
+                .to_string()
+                .contains("validation error: [{\"loc\":[\"body\",\"duration\"]}]"),
+            "{refused}"
+        );
+        assert_eq!(refused.request_id(), Some("r1"));
+    }
+
+    #[test]
+    fn long_bodies_are_quoted_as_excerpts() {
+        let answer = api_error_from(500, "x".repeat(10_000).as_bytes(), None, None);
+        assert!(answer.message.len() <= EXCERPT_CHARS + 3);
+    }
+
+    #[test]
+    fn retry_after_reads_seconds_and_dates_up_to_a_day() {
+        assert_eq!(parse_retry_after("7"), Some(Duration::from_secs(7)));
+        assert_eq!(
+            parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"),
+            Some(Duration::ZERO)
+        );
+        assert_eq!(parse_retry_after("soon"), None);
+        assert_eq!(parse_retry_after("-5"), None);
+        for endless in [
+            "18446744073709551615",
+            "99999999999999999999999999",
+            "Fri, 31 Dec 9999 23:59:59 GMT",
+        ] {
+            assert_eq!(
+                parse_retry_after(endless),
+                Some(MAX_RETRY_AFTER),
+                "{endless}"
+            );
+        }
+    }
+
+    #[test]
+    fn errors_in_200_bodies_are_recognised() {
+        assert_eq!(
+            error_in_200(br#"{"error_code": 500001, "error_message": "x"}"#),
+            Some(500001)
+        );
+        assert!(is_retryable_error_in_200(br#"{"error_code": "500001"}"#));
+        assert!(!is_retryable_error_in_200(br#"{"error_code": 400004}"#));
+        assert_eq!(
+            error_in_200(br#"{"request_id": "a", "status": "failed", "error_code": 1}"#),
+            None
+        );
+        assert_eq!(error_in_200(b"not json"), None);
+    }
+
+    #[test]
+    fn failures_read_runcomfys_code_and_message() {
+        let (code, message) =
+            failure(&serde_json::json!({"code": "nsfw", "message": "content policy"}));
+        assert_eq!(
+            (code.as_deref(), message.as_str()),
+            (Some("nsfw"), "content policy")
+        );
+        let (code, message) = failure(&serde_json::json!("out of memory"));
+        assert_eq!((code, message.as_str()), (None, "out of memory"));
+        let (_, message) = failure(&Value::Null);
+        assert_eq!(message, "RunComfy gave no reason");
+    }
+}

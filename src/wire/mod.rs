@@ -1,0 +1,148 @@
+//! The wire: what the generated client does around every request
+//! (progenitor's `ClientHooks`), how answers are read and retried, and how
+//! they become this crate's values and errors.
+//!
+//! - [`ApiContext`] is the state the generated client carries: the token,
+//!   the API origin and the retry policy.
+//! - The `pre` hook adds the bearer token, for the API origin only.
+//! - The `exec` hook sends the request with retries ([`retry`]), reads the
+//!   answer in full with the token scrubbed from it ([`answer`]), and
+//!   traces the call.
+//! - [`decode`] maps answers and failures to values and [`Error`](crate::Error)s.
+
+pub(crate) mod answer;
+pub(crate) mod decode;
+pub(crate) mod ids;
+pub(crate) mod retry;
+
+use crate::generated::api;
+use progenitor_client::{ClientHooks, ClientInfo, OperationInfo};
+use secrecy::{ExposeSecret, SecretString};
+use tracing::Instrument;
+
+pub use retry::RetryPolicy;
+
+/// The state the generated client carries.
+///
+/// Its `Debug` shows the token as `[REDACTED]` (it is a [`SecretString`]).
+#[derive(Debug, Clone)]
+pub struct ApiContext {
+    pub(crate) token: SecretString,
+    pub(crate) origin: reqwest::Url,
+    pub(crate) retry: RetryPolicy,
+}
+
+impl ClientHooks<ApiContext> for api::Client {
+    async fn pre<E>(
+        &self,
+        request: &mut reqwest::Request,
+        _info: &OperationInfo,
+    ) -> Result<(), progenitor_client::Error<E>> {
+        let context = self.inner();
+        // The token goes to the API origin and nowhere else.
+        if request.url().origin() != context.origin.origin() {
+            return Ok(());
+        }
+        // The builder refused tokens a header cannot carry.
+        let value = bearer_header(&context.token).ok_or_else(|| {
+            progenitor_client::Error::InvalidRequest(
+                crate::ConfigError::TokenNotHeaderSafe.to_string(),
+            )
+        })?;
+        request
+            .headers_mut()
+            .insert(reqwest::header::AUTHORIZATION, value);
+        Ok(())
+    }
+
+    async fn exec(
+        &self,
+        request: reqwest::Request,
+        info: &OperationInfo,
+    ) -> reqwest::Result<reqwest::Response> {
+        let span = tracing::info_span!(
+            "runcomfy.http",
+            operation = info.operation_id,
+            request_id = request_id_in(request.url()),
+            attempts = tracing::field::Empty,
+            http.status = tracing::field::Empty,
+        );
+        let context = self.inner();
+        let paid = api::PAID_OPERATIONS.contains(&info.operation_id);
+        retry::execute(self.client(), context, request, paid)
+            .instrument(span)
+            .await
+    }
+}
+
+/// The `Authorization` value for `token`, marked sensitive (so that `http`
+/// never prints it); `None` if the token cannot go in a header.
+pub(crate) fn bearer_header(token: &SecretString) -> Option<reqwest::header::HeaderValue> {
+    let mut value =
+        reqwest::header::HeaderValue::from_str(&format!("Bearer {}", token.expose_secret()))
+            .ok()?;
+    value.set_sensitive(true);
+    Some(value)
+}
+
+/// A path parameter whose slashes stay literal (a model id): each segment
+/// is percent-encoded on its own and the segments are joined with `/`, as
+/// RunComfy's documented requests send them
+/// (`/v1/models/kling/kling-3.0/standard/text-to-video`). The generated
+/// client calls this for every parameter marked
+/// `x-runcomfy-literal-slashes` in `schema/queue-api.openapi.json` (see
+/// `build/wire_form.rs`).
+pub(crate) fn encode_path_keeping_slashes(value: &str) -> String {
+    value
+        .split('/')
+        .map(progenitor_client::encode_path)
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+/// The request id in a `/v1/requests/{id}/...` URL, for tracing.
+fn request_id_in(url: &reqwest::Url) -> Option<String> {
+    let mut segments = url.path_segments()?;
+    (segments.next()? == "v1" && segments.next()? == "requests")
+        .then(|| segments.next().map(String::from))
+        .flatten()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_ids_are_read_from_queue_urls() {
+        let url = |s: &str| reqwest::Url::parse(s).expect("URL");
+        assert_eq!(
+            request_id_in(&url("https://x/v1/requests/abc/status")).as_deref(),
+            Some("abc")
+        );
+        assert_eq!(request_id_in(&url("https://x/v1/models/a/b")), None);
+    }
+
+    #[test]
+    fn model_ids_keep_their_slashes_and_nothing_else_changes() {
+        assert_eq!(
+            encode_path_keeping_slashes("kling/kling-3.0/standard/text-to-video"),
+            "kling/kling-3.0/standard/text-to-video"
+        );
+        assert_eq!(encode_path_keeping_slashes("a b/c?d"), "a%20b/c%3Fd");
+    }
+
+    #[test]
+    fn only_submit_is_a_paid_operation() {
+        assert_eq!(api::PAID_OPERATIONS, ["submit_request"]);
+    }
+
+    #[test]
+    fn the_context_debug_hides_the_token() {
+        let context = ApiContext {
+            token: SecretString::from("sk-very-secret"),
+            origin: reqwest::Url::parse("https://model-api.runcomfy.net").expect("URL"),
+            retry: RetryPolicy::default(),
+        };
+        assert!(!format!("{context:?}").contains("sk-very-secret"));
+    }
+}

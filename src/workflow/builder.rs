@@ -1,0 +1,282 @@
+//! How a [`Client`] is configured.
+
+use super::client::{Client, Inner};
+use super::polling::{BackoffPolling, PollPolicy};
+use super::waiting::WaitOptions;
+use crate::download::{DownloadPolicy, Downloader};
+use crate::error::ConfigError;
+use crate::generated::api;
+use crate::wire::{ApiContext, RetryPolicy, bearer_header};
+use secrecy::{ExposeSecret, SecretString};
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The environment variable holding the API token (the name RunComfy's
+/// official CLI reads).
+pub const TOKEN_ENV: &str = "RUNCOMFY_TOKEN";
+/// The environment variable that overrides the API base URL (for the
+/// emulator or a proxy).
+pub const BASE_URL_ENV: &str = "RUNCOMFY_BASE_URL";
+/// The name RunComfy's own CLI reads for the base URL; read when
+/// [`BASE_URL_ENV`] is not set.
+pub const CLI_BASE_URL_ENV: &str = "RUNCOMFY_MODEL_API_BASE";
+/// RunComfy's Model API.
+pub const DEFAULT_BASE_URL: &str = "https://model-api.runcomfy.net";
+
+/// Configuration for a [`Client`]: token, base URL, timeouts, retries,
+/// polling, downloads.
+///
+/// The token is held as a [`SecretString`] and shown as `[REDACTED]` by
+/// `Debug`.
+///
+/// ```
+/// use runcomfy::{Client, FixedPolling, RetryPolicy};
+/// use std::time::Duration;
+///
+/// let client = Client::builder()
+///     .token("sk-...")
+///     .base_url("http://127.0.0.1:8787")
+///     .retry(RetryPolicy::default().max_retries(2))
+///     .poll_policy(FixedPolling(Duration::from_secs(2)))
+///     .build()?;
+/// # Ok::<(), runcomfy::ConfigError>(())
+/// ```
+#[must_use]
+pub struct ClientBuilder {
+    token: Option<SecretString>,
+    base_url: String,
+    request_timeout: Duration,
+    connect_timeout: Duration,
+    retry: RetryPolicy,
+    poll: Arc<dyn PollPolicy>,
+    wait: WaitOptions,
+    user_agent: String,
+    http: Option<reqwest::Client>,
+    downloads: DownloadPolicy,
+    download_read_timeout: Duration,
+    include_cost: bool,
+}
+
+impl fmt::Debug for ClientBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientBuilder")
+            .field("token", &self.token.as_ref().map(|_| "[REDACTED]"))
+            .field("base_url", &self.base_url)
+            .field("request_timeout", &self.request_timeout)
+            .field("retry", &self.retry)
+            .field("poll", &self.poll)
+            .field("wait", &self.wait)
+            .field("downloads", &self.downloads)
+            .field("include_cost", &self.include_cost)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for ClientBuilder {
+    fn default() -> Self {
+        Self {
+            token: None,
+            base_url: DEFAULT_BASE_URL.to_string(),
+            request_timeout: Duration::from_secs(30),
+            connect_timeout: Duration::from_secs(10),
+            retry: RetryPolicy::default(),
+            poll: Arc::new(BackoffPolling::default()),
+            wait: WaitOptions::default(),
+            user_agent: concat!("runcomfy-rust/", env!("CARGO_PKG_VERSION")).to_string(),
+            http: None,
+            downloads: DownloadPolicy::default(),
+            download_read_timeout: Duration::from_secs(60),
+            include_cost: false,
+        }
+    }
+}
+
+impl ClientBuilder {
+    /// The API token (required).
+    pub fn token(mut self, token: impl Into<String>) -> Self {
+        self.token = Some(SecretString::from(token.into()));
+        self
+    }
+
+    /// Reads `RUNCOMFY_TOKEN` (required) and the base URL from
+    /// `RUNCOMFY_BASE_URL`, else `RUNCOMFY_MODEL_API_BASE` (if either is
+    /// set).
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::MissingToken`] when `RUNCOMFY_TOKEN` is unset or
+    /// empty.
+    pub fn from_env(mut self) -> Result<Self, ConfigError> {
+        let token = std::env::var(TOKEN_ENV)
+            .ok()
+            .filter(|token| !token.trim().is_empty())
+            .ok_or(ConfigError::MissingToken)?;
+        self.token = Some(SecretString::from(token));
+        let base_url = [BASE_URL_ENV, CLI_BASE_URL_ENV]
+            .iter()
+            .find_map(|name| std::env::var(name).ok().filter(|v| !v.trim().is_empty()));
+        if let Some(base_url) = base_url {
+            self.base_url = base_url;
+        }
+        Ok(self)
+    }
+
+    /// The API base URL (default `https://model-api.runcomfy.net`).
+    pub fn base_url(mut self, url: impl Into<String>) -> Self {
+        self.base_url = url.into();
+        self
+    }
+
+    /// The time limit of one API request (default 30 s).
+    pub fn request_timeout(mut self, timeout: Duration) -> Self {
+        self.request_timeout = timeout;
+        self
+    }
+
+    /// The time limit for opening a connection (default 10 s).
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// How transient failures are retried (see [`RetryPolicy`]).
+    pub fn retry(mut self, policy: RetryPolicy) -> Self {
+        self.retry = policy;
+        self
+    }
+
+    /// The polling schedule for waits (default [`BackoffPolling`]). Pass an
+    /// `Arc` of your policy to keep a handle on it.
+    pub fn poll_policy(mut self, policy: impl PollPolicy + 'static) -> Self {
+        self.poll = Arc::new(policy);
+        self
+    }
+
+    /// The wait options [`Client::run`] and [`Job::wait`](crate::Job::wait)
+    /// use.
+    pub fn wait_options(mut self, options: WaitOptions) -> Self {
+        self.wait = options;
+        self
+    }
+
+    /// The `User-Agent` header.
+    pub fn user_agent(mut self, user_agent: impl Into<String>) -> Self {
+        self.user_agent = user_agent.into();
+        self
+    }
+
+    /// Use this HTTP client for API calls (its own timeouts and proxy
+    /// apply; the token is still added per request, for the API origin
+    /// only). Downloads always use a separate client that has no token.
+    pub fn http_client(mut self, client: reqwest::Client) -> Self {
+        self.http = Some(client);
+        self
+    }
+
+    /// How downloads behave (hosts, size cap, overwrite, speed limits).
+    pub fn download_policy(mut self, policy: DownloadPolicy) -> Self {
+        self.downloads = policy;
+        self
+    }
+
+    /// Ask RunComfy for each job's cost with its result
+    /// (`include_cost=true`, which RunComfy's own clients send), filling
+    /// [`JobResult::cost`](crate::JobResult::cost). Off by default, so that
+    /// requests are exactly the documented ones.
+    pub fn include_cost(mut self, include: bool) -> Self {
+        self.include_cost = include;
+        self
+    }
+
+    /// Builds the client.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::MissingToken`] without a (non-blank) token,
+    /// [`ConfigError::TokenNotHeaderSafe`] for a token a header cannot
+    /// carry, [`ConfigError::InvalidBaseUrl`] for a base URL that is not
+    /// absolute `http`/`https`, [`ConfigError::HttpClient`] if an HTTP
+    /// client cannot be built.
+    pub fn build(self) -> Result<Client, ConfigError> {
+        let token = self
+            .token
+            .filter(|token| !token.expose_secret().trim().is_empty())
+            .ok_or(ConfigError::MissingToken)?;
+        if bearer_header(&token).is_none() {
+            return Err(ConfigError::TokenNotHeaderSafe);
+        }
+        let base_url = self.base_url.trim_end_matches('/').to_string();
+        let invalid_base_url = |reason: String| ConfigError::InvalidBaseUrl {
+            url: base_url.clone(),
+            reason,
+        };
+        let origin = reqwest::Url::parse(&base_url).map_err(|e| invalid_base_url(e.to_string()))?;
+        if !matches!(origin.scheme(), "https" | "http") {
+            return Err(invalid_base_url("the scheme must be http or https".into()));
+        }
+        let http = match self.http {
+            Some(http) => http,
+            None => reqwest::Client::builder()
+                .user_agent(&self.user_agent)
+                .timeout(self.request_timeout)
+                .connect_timeout(self.connect_timeout)
+                // The API does not redirect; never carry the token elsewhere.
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .map_err(|source| ConfigError::HttpClient {
+                    purpose: "API",
+                    source,
+                })?,
+        };
+        let downloader = Downloader::new(
+            self.downloads,
+            self.connect_timeout,
+            self.download_read_timeout,
+            &self.user_agent,
+        )
+        .map_err(|source| ConfigError::HttpClient {
+            purpose: "download",
+            source,
+        })?;
+        let context = ApiContext {
+            token,
+            origin,
+            retry: self.retry,
+        };
+        Ok(Client::from_inner(Inner {
+            api: api::Client::new_with_client(&base_url, http, context),
+            downloader,
+            poll: self.poll,
+            wait: self.wait,
+            include_cost: self.include_cost,
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bad_configurations_are_refused_with_their_reason() {
+        let error = Client::builder().build().expect_err("no token");
+        assert!(error.to_string().contains("RUNCOMFY_TOKEN"));
+        assert!(matches!(
+            Client::builder().token("  ").build(),
+            Err(ConfigError::MissingToken)
+        ));
+        let error = Client::builder()
+            .token("t")
+            .base_url("ftp://x")
+            .build()
+            .expect_err("bad scheme");
+        assert!(matches!(error, ConfigError::InvalidBaseUrl { .. }));
+        let error = Client::builder()
+            .token("sk-line\nbreak")
+            .build()
+            .expect_err("a newline cannot go in a header");
+        assert!(matches!(error, ConfigError::TokenNotHeaderSafe));
+        assert!(!error.to_string().contains("sk-line"), "{error}");
+    }
+}
