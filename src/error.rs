@@ -11,6 +11,7 @@
 //! never the API token.
 
 use crate::download::DownloadError;
+use crate::quote::{EXCERPT_CHARS, excerpt};
 use crate::status::Status;
 use crate::validation::ValidationError;
 use serde_json::Value;
@@ -288,20 +289,8 @@ pub struct InvalidModelId {
     pub id: String,
 }
 
-/// How many characters of a response body or value an error quotes.
-pub(crate) const EXCERPT_CHARS: usize = 200;
-
 /// The longest request id this client accepts.
 pub(crate) const MAX_REQUEST_ID_LEN: usize = 256;
-
-/// At most `limit` characters of `text`, trimmed, with `...` where cut.
-pub(crate) fn excerpt(text: &str, limit: usize) -> String {
-    let text = text.trim();
-    match text.char_indices().nth(limit) {
-        None => text.to_string(),
-        Some((cut, _)) => format!("{}...", &text[..cut]),
-    }
-}
 
 fn request_suffix(request_id: Option<&str>) -> String {
     request_id
@@ -313,13 +302,10 @@ impl Error {
     /// The request id of the job this error concerns, if any: every error
     /// after an accepted submit has one.
     pub fn request_id(&self) -> Option<&str> {
+        if let Some(answer) = self.api_error() {
+            return answer.request_id.as_deref();
+        }
         match self {
-            Self::Auth(e)
-            | Self::InsufficientBalance(e)
-            | Self::NotFound(e)
-            | Self::RateLimited(e)
-            | Self::Server(e)
-            | Self::Refused(e) => e.request_id.as_deref(),
             Self::Transport { request_id, .. } | Self::InvalidResponse { request_id, .. } => {
                 request_id.as_deref()
             }
@@ -330,11 +316,7 @@ impl Error {
             | Self::TimedOut { request_id, .. }
             | Self::Download { request_id, .. }
             | Self::Handle(HandleError::AnotherModel { request_id, .. }) => Some(request_id),
-            Self::Handle(HandleError::InvalidRequestId { .. })
-            | Self::Validation(_)
-            | Self::SubmitOutcomeUnknown { .. }
-            | Self::InvalidModelId(_)
-            | Self::Config(_) => None,
+            _ => None,
         }
     }
 
@@ -377,13 +359,6 @@ impl Error {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn excerpts_cut_on_characters() {
-        assert_eq!(excerpt("  short  ", 10), "short");
-        assert_eq!(excerpt("你好世界", 2), "你好...");
-        assert_eq!(excerpt(&"x".repeat(10_000), 200).len(), 203);
-    }
 
     #[test]
     fn api_errors_read_as_one_line() {

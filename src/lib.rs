@@ -9,6 +9,7 @@ mod generated;
 mod model;
 mod multi_shot;
 mod pricing;
+mod quote;
 mod status;
 mod validation;
 mod wire;

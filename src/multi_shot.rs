@@ -26,6 +26,7 @@ use crate::validation::ValidationError;
 /// # Ok::<(), runcomfy::ValidationError>(())
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[must_use]
 pub struct MultiShot {
     prompt: String,
     shots: Vec<MultiPromptItem>,
@@ -60,6 +61,11 @@ impl MultiShot {
     }
 
     /// Builds and validates the input.
+    ///
+    /// # Errors
+    ///
+    /// A [`ValidationError`] for a total over 15 s, a shot under 3 s or
+    /// over 15 s, or no shot at all; nothing is sent.
     pub fn build(self) -> Result<Input, ValidationError> {
         let input = Input {
             duration: Some(self.total_seconds()),

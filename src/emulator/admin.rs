@@ -2,9 +2,9 @@
 //! the counters.
 
 use super::LockOrRecover;
+use super::SharedState;
 use super::contract::error_response;
 use super::faults::FaultScript;
-use super::routes::SharedState;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};

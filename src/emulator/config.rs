@@ -43,6 +43,7 @@ impl RunTime {
 /// queue, 6 s of work per second of video (a 5 s Kling video takes 30 s),
 /// at real speed. Tests usually raise [`time_scale`](Self::time_scale).
 #[derive(Debug, Clone)]
+#[must_use]
 pub struct EmulatorConfig {
     pub(crate) token: String,
     pub(crate) workers: usize,

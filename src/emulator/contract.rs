@@ -2,8 +2,9 @@
 //! outside the documented contract, model ids not in the documented form,
 //! and RunComfy's error bodies.
 
+use super::SharedState;
 use super::faults::Endpoint;
-use super::routes::{SharedState, classify};
+use super::faults::classify;
 use crate::ModelDescriptor;
 use axum::extract::{Request, State};
 use axum::http::{StatusCode, header};

@@ -1,6 +1,7 @@
 //! Faults the emulator can inject, scripted per endpoint: for the next N
 //! calls, or for a fraction of calls drawn from the emulator's seeded RNG.
 
+use axum::http::Method;
 use serde::{Deserialize, Serialize};
 use std::collections::{HashMap, VecDeque};
 
@@ -36,6 +37,32 @@ impl Endpoint {
         Self::File,
         Self::ModelList,
     ];
+}
+
+/// The endpoint a request is for, if any.
+pub(super) fn classify(method: &Method, path: &str) -> Option<Endpoint> {
+    if path.starts_with("/files/") {
+        return Some(Endpoint::File);
+    }
+    if let Some(rest) = path.strip_prefix("/v1/requests/") {
+        return match (method, rest.rsplit('/').next()) {
+            (&Method::GET, Some("status")) => Some(Endpoint::Status),
+            (&Method::GET, Some("result")) => Some(Endpoint::Result),
+            (&Method::POST, Some("cancel")) => Some(Endpoint::Cancel),
+            _ => None,
+        };
+    }
+    if path.starts_with("/v1/models/") {
+        return match *method {
+            Method::POST => Some(Endpoint::Submit),
+            Method::GET => Some(Endpoint::Model),
+            _ => None,
+        };
+    }
+    if path == "/v1/models" && method == Method::GET {
+        return Some(Endpoint::ModelList);
+    }
+    None
 }
 
 /// A misbehaviour the emulator can script.

@@ -1,6 +1,7 @@
 //! The queue protocol's and the catalogue's handlers, and the file server.
 
 use super::LockOrRecover;
+use super::SharedState;
 use super::contract::{
     error_response, query_pairs, requested_model, unknown_request, validation_failed,
 };
@@ -8,7 +9,6 @@ use super::faults::Fault;
 use super::inject::InjectedFault;
 use super::inject::truncated_body;
 use super::jobs::{self, JobBehaviour};
-use super::routes::SharedState;
 use super::video::{self, Fixture};
 use crate::ModelDescriptor;
 use crate::status::{CancelOutcome, Status};

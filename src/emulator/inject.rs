@@ -2,9 +2,10 @@
 //! misbehave before (or instead of) its handler.
 
 use super::LockOrRecover;
+use super::SharedState;
 use super::contract::error_response;
+use super::faults::classify;
 use super::faults::{Endpoint, Fault};
-use super::routes::{SharedState, classify};
 use super::serve::DropConnection;
 use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};

@@ -57,6 +57,9 @@ use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
+/// The handlers' view of the emulator's state.
+type SharedState = axum::extract::State<Arc<Shared>>;
+
 /// A poisoned lock (a panicked handler) still guards consistent data here:
 /// every critical section leaves the state whole before it could panic.
 trait LockOrRecover<T> {
@@ -69,9 +72,32 @@ impl<T> LockOrRecover<T> for Mutex<T> {
     }
 }
 
-/// A running emulator: an API server and a file server on loopback.
+/// A running emulator: an API server and a file server on loopback,
+/// speaking RunComfy's queue protocol for every model this crate knows.
 ///
-/// Shut down when dropped.
+/// Start one per test on the current tokio runtime; it picks free ports,
+/// so tests run in parallel. Jobs move through the queue on the scaled
+/// clock; faults are scripted per endpoint; [`counters`](Self::counters)
+/// say what happened. Shut down when dropped.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use runcomfy::Client;
+/// use runcomfy::emulator::{Emulator, EmulatorConfig, Endpoint, Fault};
+/// use runcomfy::models::kling::kling_3_0::standard::text_to_video::Input;
+///
+/// let emulator = Emulator::start(EmulatorConfig::default().time_scale(10_000.0)).await?;
+/// let client = Client::builder()
+///     .token(emulator.token())
+///     .base_url(emulator.base_url())
+///     .build()?;
+/// emulator.fail_next(Endpoint::Status, 1, Fault::HttpError { status: 503 })?;
+/// let result = client.run(&Input::new("a red fox")).await?; // the 503 is retried
+/// assert!(result.output.video.is_some());
+/// assert_eq!(emulator.counters().submits_accepted, 1);
+/// # Ok(()) }
+/// ```
 #[derive(Debug)]
 pub struct Emulator {
     shared: Arc<Shared>,
@@ -142,6 +168,10 @@ struct Shared {
 impl Emulator {
     /// Starts an emulator on the configured address (loopback, free ports
     /// by default) on the current tokio runtime.
+    ///
+    /// # Errors
+    ///
+    /// The I/O error of binding a listener (a port in use, say).
     pub async fn start(config: EmulatorConfig) -> std::io::Result<Self> {
         let api = TcpListener::bind((config.bind, config.port)).await?;
         let files = TcpListener::bind((config.bind, config.files_port)).await?;
@@ -207,12 +237,21 @@ impl Emulator {
     }
 
     /// Scripts a fault.
+    ///
+    /// # Errors
+    ///
+    /// [`FaultNotApplicable`] for a fault that cannot happen on the
+    /// endpoint (a file fault on status, say).
     pub fn inject(&self, script: FaultScript) -> Result<(), FaultNotApplicable> {
         self.shared.faults.lock_or_recover().add(script)
     }
 
     /// Makes the next `count` calls to `endpoint` (after any already
     /// scripted) misbehave with `fault`.
+    ///
+    /// # Errors
+    ///
+    /// As [`inject`](Self::inject).
     pub fn fail_next(
         &self,
         endpoint: Endpoint,
@@ -229,6 +268,10 @@ impl Emulator {
 
     /// Makes a fraction `rate` (0 to 1) of calls to `endpoint` misbehave
     /// with `fault`, drawn from the seeded RNG, until cleared.
+    ///
+    /// # Errors
+    ///
+    /// As [`inject`](Self::inject).
     pub fn fail_at_rate(
         &self,
         endpoint: Endpoint,

@@ -3,20 +3,17 @@
 //! (auth, the contract, fault injection, logging).
 
 use super::Shared;
-use super::faults::Endpoint;
+use super::SharedState;
 use super::serve::DropConnection;
 use super::{admin, contract, handlers, inject};
 use axum::Router;
 use axum::extract::{Request, State};
-use axum::http::{Method, StatusCode};
+use axum::http::StatusCode;
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::routing::{get, post};
 use std::sync::Arc;
 use std::time::Instant;
-
-/// The handlers' view of the emulator's state.
-pub(super) type SharedState = State<Arc<Shared>>;
 
 /// The API: the queue protocol plus `/_emulator/` for faults and counters.
 pub(super) fn api_router(shared: Arc<Shared>) -> Router {
@@ -63,31 +60,6 @@ fn with_faults_and_logging(routes: Router<Arc<Shared>>, shared: Arc<Shared>) -> 
         ))
         .layer(middleware::from_fn_with_state(shared.clone(), log_request))
         .with_state(shared)
-}
-
-pub(super) fn classify(method: &Method, path: &str) -> Option<Endpoint> {
-    if path.starts_with("/files/") {
-        return Some(Endpoint::File);
-    }
-    if let Some(rest) = path.strip_prefix("/v1/requests/") {
-        return match (method, rest.rsplit('/').next()) {
-            (&Method::GET, Some("status")) => Some(Endpoint::Status),
-            (&Method::GET, Some("result")) => Some(Endpoint::Result),
-            (&Method::POST, Some("cancel")) => Some(Endpoint::Cancel),
-            _ => None,
-        };
-    }
-    if path.starts_with("/v1/models/") {
-        return match *method {
-            Method::POST => Some(Endpoint::Submit),
-            Method::GET => Some(Endpoint::Model),
-            _ => None,
-        };
-    }
-    if path == "/v1/models" && method == Method::GET {
-        return Some(Endpoint::ModelList);
-    }
-    None
 }
 
 async fn log_request(State(shared): SharedState, request: Request, next: Next) -> Response {

@@ -1,6 +1,6 @@
 //! What a broken rule looks like: the error, each violation, each rule.
 
-use crate::error::excerpt;
+use crate::quote::excerpt;
 use serde_json::Value;
 use std::fmt;
 

@@ -2,8 +2,9 @@
 //! bodies, `Retry-After`, the checks every answer passes, and the mapping
 //! of a failed call to [`Error`].
 
-use crate::error::{ApiError, ConfigError, EXCERPT_CHARS, Error, excerpt};
+use crate::error::{ApiError, ConfigError, Error};
 use crate::generated::api::types::ErrorBody;
+use crate::quote::{EXCERPT_CHARS, excerpt};
 use serde_json::Value;
 use std::time::Duration;
 

@@ -92,6 +92,26 @@ impl Default for ClientBuilder {
     }
 }
 
+impl Client {
+    /// A builder with RunComfy's defaults.
+    pub fn builder() -> ClientBuilder {
+        ClientBuilder::default()
+    }
+
+    /// A client configured from the environment: the token from
+    /// `RUNCOMFY_TOKEN` (required) and the base URL from
+    /// `RUNCOMFY_BASE_URL` (optional; `RUNCOMFY_MODEL_API_BASE`, the name
+    /// RunComfy's CLI reads, is accepted too).
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::MissingToken`] when `RUNCOMFY_TOKEN` is unset or
+    /// empty, and what [`ClientBuilder::build`] refuses.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::builder().from_env()?.build()
+    }
+}
+
 impl ClientBuilder {
     /// The API token (required).
     pub fn token(mut self, token: impl Into<String>) -> Self {

@@ -108,6 +108,43 @@ impl ModelQuery {
     }
 }
 
+impl Client {
+    /// A model's metadata from RunComfy: its name, categories, listed
+    /// price and published input schema (`GET /v1/models/{model_id}`, the
+    /// model id's slashes literal in the path).
+    ///
+    /// Every field but the id is optional: RunComfy documents this call
+    /// only through its own clients.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidModelId`] for an id that cannot go into a URL path
+    /// (nothing sent), and any API error (RunComfy answers 400001 for a
+    /// model it does not know).
+    pub async fn model_info(&self, model_id: &str) -> Result<ModelInfo, Error> {
+        let model_id = crate::wire::ids::validate_model_id(model_id)?;
+        match self.api().get_model(model_id).await {
+            Ok(answer) => Ok(ModelInfo::from_wire(answer.into_inner(), Some(model_id))),
+            Err(error) => Err(api_error(error, None).await),
+        }
+    }
+
+    /// RunComfy's model catalogue, page by page, as a stream of models
+    /// (`GET /v1/models`).
+    ///
+    /// Pages are fetched as the stream is read, each retried like any
+    /// status call; the stream ends after the last page (by the answer's
+    /// `total`, or an empty or short page when RunComfy sends no total).
+    /// A server that sends the same page again ends it with an error
+    /// instead of looping. An error ends the stream.
+    pub fn models(
+        &self,
+        query: ModelQuery,
+    ) -> impl Stream<Item = Result<ModelInfo, Error>> + Send + 'static {
+        pages(self.clone(), query)
+    }
+}
+
 /// The most pages one listing fetches: far beyond any real catalogue, so a
 /// server that never stops paging cannot keep a caller reading forever.
 const MAX_PAGES: usize = 10_000;
@@ -123,7 +160,7 @@ struct Cursor {
 }
 
 /// The catalogue as a stream of models, fetching a page at a time.
-pub(crate) fn pages(
+fn pages(
     client: Client,
     query: ModelQuery,
 ) -> impl Stream<Item = Result<ModelInfo, Error>> + Send + 'static {

@@ -1,18 +1,16 @@
 //! The client: submit, run, rebuild job handles, the catalogue, downloads.
 
-use super::builder::ClientBuilder;
-use super::catalogue::{self, ModelInfo, ModelQuery};
 use super::job::{Job, JobResult, JobTicket};
 use super::polling::PollPolicy;
 use super::waiting::WaitOptions;
 use crate::download::{DownloadError, Downloader, Target};
-use crate::error::{ConfigError, EXCERPT_CHARS, Error, HandleError, excerpt};
+use crate::error::{Error, HandleError};
 use crate::generated::api;
+use crate::quote::{EXCERPT_CHARS, excerpt};
 use crate::validation::{Rule, ValidationError, Violation};
-use crate::wire::decode::{api_error, submit_error};
+use crate::wire::decode::submit_error;
 use crate::wire::ids::{validate_model_id, validate_request_id};
 use crate::{DynamicModel, JobModel, Model, ModelDescriptor, ModelInput};
-use futures::Stream;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -69,24 +67,6 @@ impl Client {
         Self {
             inner: Arc::new(inner),
         }
-    }
-
-    /// A builder with RunComfy's defaults.
-    pub fn builder() -> ClientBuilder {
-        ClientBuilder::default()
-    }
-
-    /// A client configured from the environment: the token from
-    /// `RUNCOMFY_TOKEN` (required) and the base URL from
-    /// `RUNCOMFY_BASE_URL` (optional; `RUNCOMFY_MODEL_API_BASE`, the name
-    /// RunComfy's CLI reads, is accepted too).
-    ///
-    /// # Errors
-    ///
-    /// [`ConfigError::MissingToken`] when `RUNCOMFY_TOKEN` is unset or
-    /// empty, and what [`ClientBuilder::build`] refuses.
-    pub fn from_env() -> Result<Self, ConfigError> {
-        Self::builder().from_env()?.build()
     }
 
     /// The API base URL.
@@ -274,41 +254,6 @@ impl Client {
     /// than `M`; nothing is sent.
     pub fn resume<M: JobModel>(&self, ticket: JobTicket) -> Result<Job<M>, HandleError> {
         Job::from_ticket(self.clone(), ticket)
-    }
-
-    /// A model's metadata from RunComfy: its name, categories, listed
-    /// price and published input schema (`GET /v1/models/{model_id}`, the
-    /// model id's slashes literal in the path).
-    ///
-    /// Every field but the id is optional: RunComfy documents this call
-    /// only through its own clients.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::InvalidModelId`] for an id that cannot go into a URL path
-    /// (nothing sent), and any API error (RunComfy answers 400001 for a
-    /// model it does not know).
-    pub async fn model_info(&self, model_id: &str) -> Result<ModelInfo, Error> {
-        let model_id = validate_model_id(model_id)?;
-        match self.inner.api.get_model(model_id).await {
-            Ok(answer) => Ok(ModelInfo::from_wire(answer.into_inner(), Some(model_id))),
-            Err(error) => Err(api_error(error, None).await),
-        }
-    }
-
-    /// RunComfy's model catalogue, page by page, as a stream of models
-    /// (`GET /v1/models`).
-    ///
-    /// Pages are fetched as the stream is read, each retried like any
-    /// status call; the stream ends after the last page (by the answer's
-    /// `total`, or an empty or short page when RunComfy sends no total).
-    /// A server that sends the same page again ends it with an error
-    /// instead of looping. An error ends the stream.
-    pub fn models(
-        &self,
-        query: ModelQuery,
-    ) -> impl Stream<Item = Result<ModelInfo, Error>> + Send + 'static {
-        catalogue::pages(self.clone(), query)
     }
 
     /// Downloads one file to `destination`: into it if it is an existing
