@@ -86,7 +86,8 @@ pub(super) fn generate_model(model: &LoadedModel) -> Result<TokenStream, Codegen
     let published_info = published(INFO_FILE);
     let (input_schema, output_schema) = (normalised(INPUT_FILE), normalised(OUTPUT_FILE));
     let module_doc = format!(
-        "Types for the `{id}` model, generated from `schema/models/{id}/`.\n\n\
+        "Types for the `{id}` model, generated from its published schemas \
+         (`{id}/input.json` and `output.json` in the schema folder).\n\n\
          [`Input`] is the request body, [`Output`] the result's `output`; \
          [`{marker_name}`] names the model for [`crate::Model`]-generic code."
     );

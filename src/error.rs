@@ -68,8 +68,8 @@ pub enum Error {
         code: Option<String>,
         /// RunComfy's error message (an excerpt).
         message: String,
-        /// RunComfy's `error` value as sent.
-        error: Value,
+        /// RunComfy's `error` value as sent (boxed: it can be large).
+        error: Box<Value>,
     },
 
     /// The job was cancelled.

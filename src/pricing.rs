@@ -71,8 +71,28 @@ impl ModelDescriptor {
     /// assert!((estimate.usd - 1.26).abs() < 1e-9); // 10 s with sound at $0.126/s
     /// ```
     pub fn estimate_cost(&self, input: &Value) -> Option<CostEstimate> {
-        let info: Value = serde_json::from_str(self.published_info).ok()?;
-        let base = crate::wire::decode::number(info.get("base_price_usd")?)?;
+        self.estimate(input, None)
+    }
+
+    /// As [`estimate_cost`](Self::estimate_cost), at the base price
+    /// `base_price_usd` (RunComfy's price now, from
+    /// [`Client::model_info`](crate::Client::model_info)) instead of the
+    /// checked-in one; the other prices scale with it.
+    pub fn estimate_cost_at(&self, input: &Value, base_price_usd: f64) -> Option<CostEstimate> {
+        self.estimate(input, Some(base_price_usd))
+    }
+
+    fn estimate(&self, input: &Value, live_base: Option<f64>) -> Option<CostEstimate> {
+        let info: Value = serde_json::from_str(self.published_info).unwrap_or(Value::Null);
+        let listed = info
+            .get("base_price_usd")
+            .and_then(crate::wire::decode::number);
+        let base = live_base.or(listed)?;
+        // Prices that follow the request scale with the base price.
+        let scale = match (live_base, listed) {
+            (Some(live), Some(listed)) if listed > 0.0 => live / listed,
+            _ => 1.0,
+        };
         let rules = info.get(ESTIMATE_KEY).cloned().unwrap_or(Value::Null);
         let schema: Value = serde_json::from_str(self.input_schema).unwrap_or(Value::Null);
         let field = |name: &str| {
@@ -87,13 +107,14 @@ impl ModelDescriptor {
             .flatten()
             .filter(|(name, _)| field(name) == Some(Value::Bool(true)))
             .filter_map(|(_, price)| crate::wire::decode::number(price))
+            .map(|price| price * scale)
             .fold(base, f64::max);
         let units = match rules["units_from"].as_str() {
             Some(name) => field(name).as_ref().and_then(crate::wire::decode::number)?,
             None => 1.0,
         };
         let usd = unit_price * units;
-        usd.is_finite().then(|| CostEstimate {
+        (usd.is_finite() && usd >= 0.0).then(|| CostEstimate {
             usd,
             unit_price_usd: unit_price,
             units,

@@ -1,6 +1,7 @@
 //! The seed page's own curl commands (submit, status, result, cancel), with
-//! only the host changed, against the standalone emulator, with real curl.
-#![cfg(feature = "emulator")]
+//! only the host changed, against the standalone emulator (`runcomfy
+//! emulator`), with real curl.
+#![cfg(feature = "cli")]
 
 mod common;
 
@@ -18,9 +19,9 @@ struct Standalone {
 
 impl Standalone {
     fn start(args: &[&str]) -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_runcomfy-emulator"))
+        let mut child = Command::new(env!("CARGO_BIN_EXE_runcomfy"))
             // The seed's commands send the placeholder `<token>` verbatim.
-            .args(["--port", "0", "--token", "<token>"])
+            .args(["emulator", "--port", "0", "--token", "<token>"])
             .args(args)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

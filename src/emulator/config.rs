@@ -37,6 +37,14 @@ impl RunTime {
     }
 }
 
+/// A model id this crate was not built with.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("no model {model_id} in this build")]
+pub struct UnknownModel {
+    /// The id asked for.
+    pub model_id: String,
+}
+
 /// Settings for [`Emulator::start`](super::Emulator::start).
 ///
 /// The defaults model a small, realistic service: 4 workers, 2 s in the
@@ -57,6 +65,7 @@ pub struct EmulatorConfig {
     pub(crate) files_port: u16,
     pub(crate) max_retained_jobs: usize,
     pub(crate) log_requests: bool,
+    pub(crate) served_input_schemas: HashMap<String, serde_json::Value>,
 }
 
 impl Default for EmulatorConfig {
@@ -74,6 +83,7 @@ impl Default for EmulatorConfig {
             files_port: 0,
             max_retained_jobs: 100_000,
             log_requests: false,
+            served_input_schemas: HashMap::new(),
         }
     }
 }
@@ -160,6 +170,29 @@ impl EmulatorConfig {
     pub fn log_requests(mut self, log: bool) -> Self {
         self.log_requests = log;
         self
+    }
+
+    /// Serve `schema` as the model's published input schema in model info
+    /// (`GET /v1/models/{model_id}`), as if RunComfy had changed it: to try
+    /// `runcomfy schema check` against drift. Validation still follows the
+    /// schema this crate was built with.
+    ///
+    /// # Errors
+    ///
+    /// [`UnknownModel`] for a model this crate was not built with.
+    pub fn serve_input_schema(
+        mut self,
+        model_id: &str,
+        schema: serde_json::Value,
+    ) -> Result<Self, UnknownModel> {
+        if crate::ModelDescriptor::find(model_id).is_none() {
+            return Err(UnknownModel {
+                model_id: model_id.to_string(),
+            });
+        }
+        self.served_input_schemas
+            .insert(model_id.to_string(), schema);
+        Ok(self)
     }
 
     pub(crate) fn scaled(&self, emulated: Duration) -> Duration {

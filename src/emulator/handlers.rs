@@ -1,6 +1,5 @@
 //! The queue protocol's and the catalogue's handlers, and the file server.
 
-use super::LockOrRecover;
 use super::SharedState;
 use super::contract::{
     error_response, query_pairs, requested_model, unknown_request, validation_failed,
@@ -10,6 +9,7 @@ use super::inject::InjectedFault;
 use super::inject::truncated_body;
 use super::jobs::{self, JobBehaviour};
 use super::video::{self, Fixture};
+use super::{LockOrRecover, Shared};
 use crate::ModelDescriptor;
 use crate::status::{CancelOutcome, Status};
 use axum::body::{Body, Bytes};
@@ -100,8 +100,10 @@ fn default_duration(model: &ModelDescriptor) -> Option<f64> {
 
 /// A model's info as RunComfy's clients see it: the checked-in metadata
 /// (`model.json`, without this crate's own `x-` keys), plus the published
-/// schemas when asked for.
-fn model_body(model: &ModelDescriptor, with_schemas: bool) -> Value {
+/// schemas when asked for (the input schema set with
+/// [`EmulatorConfig::serve_input_schema`](super::EmulatorConfig::serve_input_schema)
+/// where there is one).
+fn model_body(shared: &Shared, model: &ModelDescriptor, with_schemas: bool) -> Value {
     let parse = |text: &str| serde_json::from_str::<Value>(text).unwrap_or(Value::Null);
     let mut body = match parse(model.published_info) {
         Value::Object(map) => map,
@@ -110,15 +112,21 @@ fn model_body(model: &ModelDescriptor, with_schemas: bool) -> Value {
     body.retain(|key, _| !key.starts_with("x-"));
     body.insert("model_id".into(), json!(model.id));
     if with_schemas {
-        body.insert("input_schema".into(), parse(model.published_input_schema));
+        let input = shared
+            .config
+            .served_input_schemas
+            .get(model.id)
+            .cloned()
+            .unwrap_or_else(|| parse(model.published_input_schema));
+        body.insert("input_schema".into(), input);
         body.insert("output_schema".into(), parse(model.published_output_schema));
     }
     Value::Object(body)
 }
 
-pub(super) async fn model_info(uri: axum::http::Uri) -> Response {
+pub(super) async fn model_info(State(shared): SharedState, uri: axum::http::Uri) -> Response {
     match requested_model(&uri) {
-        Ok(model) => axum::Json(model_body(model, true)).into_response(),
+        Ok(model) => axum::Json(model_body(&shared, model, true)).into_response(),
         Err(refused) => refused.into_response(),
     }
 }
@@ -126,7 +134,7 @@ pub(super) async fn model_info(uri: axum::http::Uri) -> Response {
 /// The catalogue: every model under `schema/`, filtered and paged as
 /// RunComfy's clients ask (`search` in the id or name, `category`,
 /// `limit` (default 50, at most 100), `offset`).
-pub(super) async fn list_models(uri: axum::http::Uri) -> Response {
+pub(super) async fn list_models(State(shared): SharedState, uri: axum::http::Uri) -> Response {
     let query: std::collections::HashMap<String, String> =
         query_pairs(uri.query()).into_iter().collect();
     let number = |name: &str, default: usize| {
@@ -141,7 +149,7 @@ pub(super) async fn list_models(uri: axum::http::Uri) -> Response {
     let with_schemas = query.get("include_schema").is_some_and(|v| v == "true");
     let matching: Vec<Value> = ModelDescriptor::all()
         .iter()
-        .map(|model| model_body(model, with_schemas))
+        .map(|model| model_body(&shared, model, with_schemas))
         .filter(|body| {
             let text = |key: &str| body[key].as_str().unwrap_or_default().to_lowercase();
             search

@@ -43,7 +43,7 @@ mod routes;
 mod serve;
 mod video;
 
-pub use config::{EmulatorConfig, RunTime};
+pub use config::{EmulatorConfig, RunTime, UnknownModel};
 pub use faults::{Endpoint, Fault, FaultNotApplicable, FaultScript};
 pub use jobs::JobCounts;
 

@@ -243,7 +243,7 @@ impl<M: JobModel> Job<M> {
                     request_id: id,
                     code,
                     message,
-                    error,
+                    error: Box::new(error),
                 })
             }
             Status::Cancelled => Err(Error::JobCancelled { request_id: id }),

@@ -1,0 +1,664 @@
+//! `batch`: one request per line of a JSONL file, resumable, never paying
+//! twice.
+//!
+//! Every line is checked before anything is sent: bodies that are not JSON
+//! or not valid for their model are recorded as `invalid`. With
+//! `--max-cost`, nothing is sent if the estimate of the lines still to send
+//! is over the cap. Then up to `--concurrency` lines run at once: submit
+//! (marked `submitting` in the journal first, the request id recorded as
+//! soon as it arrives), wait, download to `DIR/<line>.<ext>`, record the
+//! cost. Rerunning the same command resumes: waits for what was in flight,
+//! downloads what finished, submits what never started, and lists, never
+//! re-sends, a line left `submitting` without a request id.
+
+use crate::cli::{BatchArgs, BatchCommand, Global};
+use crate::commands::{Context, Interrupts};
+use crate::exit::{self, Failure};
+use crate::journal::{Journal, JournalError, Line, LineState};
+use crate::output::Output;
+use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
+use runcomfy::{DynamicModel, Error, Job, ModelDescriptor, WaitOptions};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+
+impl From<JournalError> for Failure {
+    fn from(error: JournalError) -> Self {
+        Failure::new(exit::OTHER, "journal", format!("batch state: {}", error.0))
+    }
+}
+
+pub async fn run(global: &Global, args: BatchArgs) -> Result<(), Failure> {
+    let out = Output { json: global.json };
+    if let Some(BatchCommand::Status { dir }) = &args.command {
+        let journal = Journal::open_existing(dir)?;
+        summarise(&out, &journal.lines()?, false);
+        return Ok(());
+    }
+    let (Some(file), Some(dir)) = (args.file.clone(), args.out_dir.clone()) else {
+        return Err(Failure::usage("runcomfy batch FILE.jsonl --out-dir DIR"));
+    };
+    std::fs::create_dir_all(&dir).map_err(|e| io_failure(&dir, e))?;
+    remove_stale_parts(&dir);
+    let journal = Arc::new(Journal::open(&dir)?);
+    let input = std::fs::canonicalize(&file).map_err(|e| io_failure(&file, e))?;
+    journal.claim(&input.display().to_string())?;
+    let text = std::fs::read_to_string(&file).map_err(|e| io_failure(&file, e))?;
+    let default_model = ModelDescriptor::find(&args.model)
+        .ok_or_else(|| Failure::usage(format!("--model: no model {} in this build", args.model)))?;
+    for (index, raw) in text.lines().enumerate() {
+        if raw.trim().is_empty() {
+            continue;
+        }
+        let line = read_line(raw, default_model);
+        journal.add_or_check(
+            index as u64 + 1,
+            &line.hash,
+            &line.model_id,
+            &line.body,
+            line.state,
+            line.error.as_deref(),
+        )?;
+    }
+    let settled = journal.settle_interrupted_submits(args.resubmit_unknown)?;
+    for number in &settled {
+        out.note(if args.resubmit_unknown {
+            format!("line {number}: its submit's answer was lost; sending it again (--resubmit-unknown)")
+        } else {
+            format!("line {number}: may have been accepted (its submit's answer was lost): check RunComfy before --resubmit-unknown")
+        });
+    }
+
+    let ctx = Context::new(global).await?;
+    if let Some(cap) = args.max_cost {
+        check_cost(&ctx, &journal.lines()?, cap).await?;
+    }
+
+    let stop = CancellationToken::new();
+    let stopper = stop.clone();
+    let listener = tokio::spawn(async move {
+        let mut interrupts = Interrupts::new();
+        interrupts.recv().await;
+        stopper.cancel();
+    });
+    let progress = Progress::new(&out, journal.lines()?.len());
+    let work = Arc::new(Work {
+        ctx,
+        journal: journal.clone(),
+        dir: dir.clone(),
+        timeout: args.timeout,
+        stop: stop.clone(),
+        progress,
+    });
+    let permits = Arc::new(Semaphore::new(usize::from(args.concurrency)));
+    let mut tasks = tokio::task::JoinSet::new();
+    for line in journal.lines()? {
+        let downloaded = line.state == LineState::Done && line.files.iter().all(|f| f.is_file());
+        if downloaded
+            || !matches!(
+                line.state,
+                LineState::Pending | LineState::Submitted | LineState::Done
+            )
+        {
+            work.progress.settled();
+            continue;
+        }
+        let (work, permits) = (work.clone(), permits.clone());
+        tasks.spawn(async move {
+            let Ok(_permit) = permits.acquire_owned().await else {
+                return;
+            };
+            if work.stop.is_cancelled() {
+                return;
+            }
+            work.line(line).await;
+        });
+    }
+    while tasks.join_next().await.is_some() {}
+    listener.abort();
+    work.progress.finish();
+    let lines = journal.lines()?;
+    let interrupted = stop.is_cancelled();
+    let all_done = summarise(&out, &lines, interrupted);
+    if interrupted {
+        return Err(Failure::new(
+            exit::INTERRUPTED,
+            "interrupted",
+            "interrupted: rerun the same command to resume (nothing is submitted twice)",
+        ));
+    }
+    if all_done {
+        return Ok(());
+    }
+    let resumable = lines
+        .iter()
+        .filter(|l| {
+            matches!(
+                l.state,
+                LineState::Pending | LineState::Submitting | LineState::Submitted
+            )
+        })
+        .count();
+    let message = if resumable > 0 {
+        format!(
+            "{resumable} line(s) can go on: rerun the same command to resume (nothing is submitted twice)"
+        )
+    } else {
+        "every line has settled, but not all are done (see above)".to_string()
+    };
+    Err(Failure::new(
+        exit::BATCH_INCOMPLETE,
+        "batch_incomplete",
+        message,
+    ))
+}
+
+fn io_failure(path: &Path, error: std::io::Error) -> Failure {
+    Failure::new(exit::OTHER, "io", format!("{}: {error}", path.display()))
+}
+
+/// Temporary files a killed run left behind (a finished download is
+/// renamed into place, so these are never whole files).
+fn remove_stale_parts(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.starts_with(".runcomfy-") && name.ends_with(".part") {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+}
+
+/// A line of the file, read and checked.
+struct ReadLine {
+    hash: String,
+    model_id: String,
+    body: Value,
+    state: LineState,
+    error: Option<String>,
+}
+
+fn read_line(raw: &str, default_model: &'static ModelDescriptor) -> ReadLine {
+    let invalid = |model_id: &str, body: Value, error: String| ReadLine {
+        hash: hash(model_id, raw),
+        model_id: model_id.to_string(),
+        body,
+        state: LineState::Invalid,
+        error: Some(error),
+    };
+    let value: Value = match serde_json::from_str(raw) {
+        Ok(value) => value,
+        Err(e) => {
+            return invalid(
+                default_model.id,
+                Value::String(raw.into()),
+                format!("not JSON: {e}"),
+            );
+        }
+    };
+    let (model, body) = match (&value["model"], value.get("input")) {
+        (Value::String(id), Some(input)) if value.as_object().is_some_and(|o| o.len() == 2) => {
+            match ModelDescriptor::find(id) {
+                Some(model) => (model, input.clone()),
+                None => return invalid(id, value.clone(), format!("no model {id} in this build")),
+            }
+        }
+        _ => (default_model, value),
+    };
+    let text = body.to_string();
+    match model.validate_input(&body) {
+        Ok(()) => ReadLine {
+            hash: hash(model.id, &text),
+            model_id: model.id.to_string(),
+            body,
+            state: LineState::Pending,
+            error: None,
+        },
+        Err(error) => invalid(model.id, body, error.to_string()),
+    }
+}
+
+/// The identity of a line: its model and body, hashed.
+fn hash(model_id: &str, body: &str) -> String {
+    let digest = Sha256::new()
+        .chain_update(model_id.as_bytes())
+        .chain_update(b"\n")
+        .chain_update(body.as_bytes())
+        .finalize();
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Refuses the batch if the lines still to send cost more than `cap`.
+async fn check_cost(ctx: &Context, lines: &[Line], cap: f64) -> Result<(), Failure> {
+    let mut total = 0.0;
+    let mut models: BTreeMap<String, Option<f64>> = BTreeMap::new();
+    for line in lines.iter().filter(|l| l.state == LineState::Pending) {
+        let model =
+            ModelDescriptor::find(&line.model_id).expect("pending lines have a known model");
+        let live = match models.get(model.id) {
+            Some(price) => *price,
+            None => {
+                let price = ctx
+                    .client
+                    .model_info(model.id)
+                    .await
+                    .ok()
+                    .and_then(|i| i.base_price_usd);
+                models.insert(model.id.to_string(), price);
+                price
+            }
+        };
+        let estimate = match live {
+            Some(price) => model.estimate_cost_at(&line.body, price),
+            None => model.estimate_cost(&line.body),
+        };
+        let Some(estimate) = estimate else {
+            return Err(Failure::new(
+                exit::OVER_MAX_COST,
+                "no_price",
+                format!(
+                    "line {}: {} lists no price, so --max-cost cannot be checked; nothing was submitted",
+                    line.number, model.id
+                ),
+            ));
+        };
+        total += estimate.usd;
+    }
+    ctx.out.note(format!(
+        "estimated cost of the lines to submit: ${total:.4} (cap ${cap:.4})"
+    ));
+    if total > cap {
+        return Err(Failure::new(
+            exit::OVER_MAX_COST,
+            "over_max_cost",
+            format!(
+                "the estimated cost ${total:.4} is over --max-cost ${cap:.4}; nothing was submitted"
+            ),
+        )
+        .with_detail(json!({"estimate_usd": total, "max_cost_usd": cap})));
+    }
+    Ok(())
+}
+
+/// What every line's task shares.
+struct Work {
+    ctx: Context,
+    journal: Arc<Journal>,
+    dir: PathBuf,
+    timeout: Duration,
+    stop: CancellationToken,
+    progress: Progress,
+}
+
+impl Work {
+    /// Takes one line as far as it goes: submit, wait, download.
+    async fn line(&self, line: Line) {
+        let number = line.number;
+        let outcome = match line.state {
+            LineState::Pending => self.submit(&line).await,
+            LineState::Submitted | LineState::Done => match &line.request_id {
+                Some(id) => match self.ctx.client.job::<DynamicModel>(id) {
+                    Ok(job) => self.follow(number, job).await,
+                    Err(e) => self.record(number, LineState::Failed, Some(&e.to_string())),
+                },
+                None => self.record(number, LineState::Unknown, Some("no request id recorded")),
+            },
+            _ => Ok(()),
+        };
+        if let Err(error) = outcome {
+            self.progress
+                .say(number, format!("cannot record its state: {}", error.0));
+        }
+    }
+
+    fn record(
+        &self,
+        number: u64,
+        state: LineState,
+        error: Option<&str>,
+    ) -> Result<(), JournalError> {
+        self.journal.mark(number, state, error)?;
+        self.progress.say(
+            number,
+            match error {
+                Some(error) => format!("{}: {error}", state.as_str()),
+                None => state.as_str().to_string(),
+            },
+        );
+        if state != LineState::Submitted && state != LineState::Pending {
+            self.progress.line_finished();
+        }
+        Ok(())
+    }
+
+    async fn submit(&self, line: &Line) -> Result<(), JournalError> {
+        let model =
+            ModelDescriptor::find(&line.model_id).expect("pending lines have a known model");
+        // Committed before the submit goes out: a crash from here on
+        // leaves a line that is never sent again on its own.
+        self.journal.mark_submitting(line.number)?;
+        self.progress.say(line.number, "submitting".into());
+        // Never cancelled half way: its answer must be recorded.
+        match self.ctx.client.submit_json(model, &line.body).await {
+            Ok(job) => {
+                self.journal.mark_submitted(line.number, job.request_id())?;
+                self.progress
+                    .say(line.number, format!("submitted {}", job.request_id()));
+                self.follow(line.number, job).await
+            }
+            Err(error @ Error::SubmitOutcomeUnknown { .. }) => {
+                self.record(line.number, LineState::Unknown, Some(&error.to_string()))
+            }
+            Err(error @ (Error::Validation(_) | Error::Refused(_))) => {
+                self.record(line.number, LineState::Failed, Some(&error.to_string()))
+            }
+            // Refused unprocessed (auth, balance, rate, a connection that
+            // never opened): nothing was accepted, a rerun may send it.
+            Err(error) => {
+                let message = format!("not accepted: {error}");
+                self.journal
+                    .mark(line.number, LineState::Pending, Some(&message))?;
+                self.progress.say(line.number, message);
+                self.progress.line_finished();
+                Ok(())
+            }
+        }
+    }
+
+    async fn follow(&self, number: u64, job: Job<DynamicModel>) -> Result<(), JournalError> {
+        let options = WaitOptions::new().deadline(self.timeout);
+        let outcome = tokio::select! {
+            outcome = job.wait_with(options) => outcome,
+            // Interrupted: the job goes on and stays resumable.
+            () = self.stop.cancelled() => return Ok(()),
+        };
+        let result = match outcome {
+            Ok(result) => result,
+            Err(error @ Error::JobFailed { .. }) | Err(error @ Error::NotFound(_)) => {
+                return self.record(number, LineState::Failed, Some(&error.to_string()));
+            }
+            Err(error @ Error::JobCancelled { .. }) => {
+                return self.record(number, LineState::Cancelled, Some(&error.to_string()));
+            }
+            Err(error) => {
+                // Still resumable: it keeps its request id.
+                return self.record(number, LineState::Submitted, Some(&error.to_string()));
+            }
+        };
+        match self.download(number, &result).await {
+            Ok(files) => {
+                self.journal.mark_done(number, result.cost, &files)?;
+                self.progress.say(
+                    number,
+                    format!(
+                        "done: {}",
+                        files
+                            .iter()
+                            .map(|f| f.display().to_string())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                );
+                self.progress.line_finished();
+                Ok(())
+            }
+            Err(error) => self.record(
+                number,
+                LineState::Submitted,
+                Some(&format!("download: {error}")),
+            ),
+        }
+    }
+
+    /// Downloads a line's files as `<line>.<ext>`, `<line>-2.<ext>`, ...; a
+    /// file already in place (renamed there whole by a run that stopped
+    /// before recording it) counts as downloaded.
+    async fn download(
+        &self,
+        number: u64,
+        result: &runcomfy::JobResult<Value>,
+    ) -> Result<Vec<PathBuf>, Error> {
+        let mut files = Vec::new();
+        for (i, url) in result.urls().iter().enumerate() {
+            let suffix = if i == 0 {
+                String::new()
+            } else {
+                format!("-{}", i + 1)
+            };
+            let path = self
+                .dir
+                .join(format!("{number:04}{suffix}{}", extension(url)));
+            if path.is_file() {
+                files.push(path);
+                continue;
+            }
+            files.push(
+                self.ctx
+                    .client
+                    .download(url, &path, &result.request_id)
+                    .await?,
+            );
+        }
+        if files.is_empty() {
+            return Err(Error::MissingOutput {
+                request_id: result.request_id.clone(),
+                missing: "a file URL".into(),
+            });
+        }
+        Ok(files)
+    }
+}
+
+/// `.mp4` from `https://.../clip.mp4?sig=...`; nothing for anything odd.
+fn extension(url: &str) -> String {
+    let path = url.split(['?', '#']).next().unwrap_or_default();
+    let name = path.rsplit('/').next().unwrap_or_default();
+    match name.rsplit_once('.') {
+        Some((stem, ext))
+            if !stem.is_empty()
+                && (1..=8).contains(&ext.len())
+                && ext.chars().all(|c| c.is_ascii_alphanumeric()) =>
+        {
+            format!(".{}", ext.to_ascii_lowercase())
+        }
+        _ => String::new(),
+    }
+}
+
+/// The batch's live display: a bar over all lines and a line per job on a
+/// terminal, a plain line per change otherwise, nothing with `--json`.
+struct Progress {
+    mode: Mode,
+}
+
+enum Mode {
+    Bars {
+        multi: MultiProgress,
+        total: ProgressBar,
+        lines: std::sync::Mutex<BTreeMap<u64, ProgressBar>>,
+    },
+    Lines,
+    Silent,
+}
+
+impl Progress {
+    fn new(out: &Output, lines: usize) -> Self {
+        let mode = if out.json {
+            Mode::Silent
+        } else if std::io::stderr().is_terminal() {
+            let multi = MultiProgress::new();
+            let total = multi.add(
+                ProgressBar::new(lines as u64).with_style(
+                    ProgressStyle::with_template(
+                        "{elapsed:>4} [{bar:30}] {pos}/{len} lines settled",
+                    )
+                    .unwrap_or_else(|_| ProgressStyle::default_bar()),
+                ),
+            );
+            Mode::Bars {
+                multi,
+                total,
+                lines: std::sync::Mutex::new(BTreeMap::new()),
+            }
+        } else {
+            Mode::Lines
+        };
+        Self { mode }
+    }
+
+    fn say(&self, number: u64, message: String) {
+        match &self.mode {
+            Mode::Bars { multi, lines, .. } => {
+                let mut lines = lines.lock().unwrap_or_else(|p| p.into_inner());
+                let bar = lines.entry(number).or_insert_with(|| {
+                    let bar = multi.add(ProgressBar::new_spinner());
+                    bar.enable_steady_tick(Duration::from_millis(200));
+                    bar
+                });
+                bar.set_message(format!("line {number}: {message}"));
+            }
+            Mode::Lines => eprintln!("line {number}: {message}"),
+            Mode::Silent => {}
+        }
+    }
+
+    fn line_finished(&self) {
+        if let Mode::Bars { total, .. } = &self.mode {
+            total.inc(1);
+        }
+    }
+
+    /// A line already settled before this run.
+    fn settled(&self) {
+        self.line_finished();
+    }
+
+    fn finish(&self) {
+        if let Mode::Bars {
+            multi,
+            total,
+            lines,
+        } = &self.mode
+        {
+            for bar in lines.lock().unwrap_or_else(|p| p.into_inner()).values() {
+                bar.finish_and_clear();
+            }
+            total.finish_and_clear();
+            let _ = multi.clear();
+        }
+    }
+}
+
+/// Prints the batch's table (or JSON); true when every line is done.
+fn summarise(out: &Output, lines: &[Line], interrupted: bool) -> bool {
+    let mut counts: BTreeMap<LineState, usize> = BTreeMap::new();
+    for line in lines {
+        *counts.entry(line.state).or_default() += 1;
+    }
+    let cost: f64 = lines.iter().filter_map(|l| l.cost).sum();
+    let unknown: Vec<u64> = lines
+        .iter()
+        .filter(|l| l.state == LineState::Unknown)
+        .map(|l| l.number)
+        .collect();
+    if !out.json {
+        eprintln!("{:<12}{:>7}", "state", "lines");
+        for state in LineState::ALL {
+            if let Some(n) = counts.get(&state) {
+                eprintln!("{:<12}{n:>7}", state.as_str());
+            }
+        }
+        eprintln!("{:<12}{:>7}", "total", lines.len());
+        eprintln!("{:<12}{:>7}", "cost", format!("${cost:.4}"));
+        for line in lines
+            .iter()
+            .filter(|l| matches!(l.state, LineState::Failed | LineState::Invalid))
+        {
+            eprintln!(
+                "line {} {}: {}",
+                line.number,
+                line.state.as_str(),
+                line.error.as_deref().unwrap_or("")
+            );
+        }
+        if !unknown.is_empty() {
+            eprintln!(
+                "may have been accepted: lines {}: check RunComfy before --resubmit-unknown",
+                unknown
+                    .iter()
+                    .map(u64::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+        }
+    }
+    out.document(&json!({
+        "lines": lines.len(),
+        "states": counts.iter().map(|(s, n)| (s.as_str(), n)).collect::<BTreeMap<_, _>>(),
+        "cost_usd": cost,
+        "may_have_been_accepted": unknown,
+        "interrupted": interrupted,
+        "details": lines.iter().map(|l| json!({
+            "line": l.number,
+            "model_id": l.model_id,
+            "state": l.state.as_str(),
+            "request_id": l.request_id,
+            "error": l.error,
+            "cost_usd": l.cost,
+            "files": l.files,
+        })).collect::<Vec<_>>(),
+    }));
+    lines.iter().all(|l| l.state == LineState::Done)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn extensions_come_from_the_url_path() {
+        assert_eq!(extension("https://x/a/clip.MP4?sig=1"), ".mp4");
+        assert_eq!(extension("https://x/a/clip"), "");
+        assert_eq!(extension("https://x/a/.hidden"), "");
+        assert_eq!(extension("https://x/a/b.tar.gz"), ".gz");
+        assert_eq!(extension("https://x/a/b.verylongext"), "");
+    }
+
+    #[test]
+    fn lines_are_read_bare_or_with_their_model() {
+        let kling = ModelDescriptor::find(crate::cli::GENERATE_MODEL).expect("built in");
+        let bare = read_line(r#"{"prompt": "a fox"}"#, kling);
+        assert_eq!(
+            (bare.state, bare.model_id.as_str()),
+            (LineState::Pending, kling.id)
+        );
+        let wrapped = read_line(
+            &format!(
+                r#"{{"model": "{}", "input": {{"prompt": "a fox"}}}}"#,
+                kling.id
+            ),
+            kling,
+        );
+        assert_eq!(wrapped.body, json!({"prompt": "a fox"}));
+        assert_eq!(
+            wrapped.hash, bare.hash,
+            "the same request, the same identity"
+        );
+        let invalid = read_line(r#"{"prompt": "a fox", "duration": 99}"#, kling);
+        assert_eq!(invalid.state, LineState::Invalid);
+        assert!(invalid.error.expect("why").contains("duration"));
+        assert_eq!(read_line("{not json", kling).state, LineState::Invalid);
+        assert_eq!(
+            read_line(r#"{"model": "acme/nothing", "input": {}}"#, kling).state,
+            LineState::Invalid
+        );
+    }
+}

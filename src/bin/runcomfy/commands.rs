@@ -1,0 +1,384 @@
+//! The commands: where they run (RunComfy or an emulator), and the ones
+//! about a request id, the catalogue and the emulator.
+
+use crate::cli::{
+    Cli, Command, DownloadArgs, EmulatorArgs, GENERATE_MODEL, Global, ModelsCommand, RequestArgs,
+    SubmitArgs,
+};
+use crate::exit::{self, Failure};
+use crate::output::Output;
+use crate::{batch, schema_args, schema_cmd, submit};
+use clap::ArgMatches;
+use futures::StreamExt;
+use runcomfy::emulator::{Emulator, EmulatorConfig, RunTime};
+use runcomfy::{Client, DynamicModel, Error, ModelDescriptor, ModelQuery, WaitOptions};
+use serde_json::{Value, json};
+use std::path::Path;
+use std::time::Duration;
+
+/// Where a command runs, and how it speaks.
+pub struct Context {
+    pub client: Client,
+    pub out: Output,
+    /// What a printed resume command needs before `runcomfy` (the base
+    /// URL when it is not RunComfy's).
+    pub resume_prefix: String,
+    /// Kept alive while the command runs (`--emulator`).
+    _emulator: Option<Emulator>,
+}
+
+impl Context {
+    /// RunComfy (token from `RUNCOMFY_TOKEN`), or an emulator started here
+    /// with `--emulator`.
+    pub async fn new(global: &Global) -> Result<Self, Failure> {
+        let out = Output { json: global.json };
+        if global.emulator {
+            // A new seed each run: new request ids, so new file names.
+            let seed = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos() as u64)
+                .unwrap_or_default();
+            let config = EmulatorConfig::default()
+                .time_scale(global.emulator_time_scale)
+                .seed(seed);
+            let emulator = Emulator::start(config).await.map_err(|e| {
+                Failure::new(
+                    exit::OTHER,
+                    "emulator",
+                    format!("cannot start the emulator: {e}"),
+                )
+            })?;
+            out.note(format!(
+                "using a local emulator at {} (no token, no cost)",
+                emulator.base_url()
+            ));
+            let client = Client::builder()
+                .token(emulator.token())
+                .base_url(emulator.base_url())
+                .include_cost(true)
+                .build()?;
+            return Ok(Self {
+                client,
+                out,
+                resume_prefix: "(the in-process emulator has stopped) ".into(),
+                _emulator: Some(emulator),
+            });
+        }
+        let client = Client::builder().from_env()?.include_cost(true).build()?;
+        let resume_prefix = if client.base_url() == runcomfy::DEFAULT_BASE_URL {
+            String::new()
+        } else {
+            format!("RUNCOMFY_BASE_URL={} ", client.base_url())
+        };
+        Ok(Self {
+            client,
+            out,
+            resume_prefix,
+            _emulator: None,
+        })
+    }
+}
+
+/// Ctrl-C, listened for from the moment it is created.
+pub struct Interrupts {
+    #[cfg(unix)]
+    signal: Option<tokio::signal::unix::Signal>,
+    seen: bool,
+}
+
+impl Interrupts {
+    pub fn new() -> Self {
+        Self {
+            #[cfg(unix)]
+            signal: tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt()).ok(),
+            seen: false,
+        }
+    }
+
+    /// Whether Ctrl-C was pressed.
+    pub fn seen(&self) -> bool {
+        self.seen
+    }
+
+    /// Waits for Ctrl-C.
+    pub async fn recv(&mut self) {
+        #[cfg(unix)]
+        match self.signal.as_mut() {
+            Some(signal) => {
+                signal.recv().await;
+            }
+            None => std::future::pending::<()>().await,
+        }
+        #[cfg(not(unix))]
+        let _ = tokio::signal::ctrl_c().await;
+        self.seen = true;
+    }
+}
+
+/// Runs the command; returns the exit code.
+pub async fn dispatch(cli: Cli, matches: ArgMatches) -> u8 {
+    let out = Output {
+        json: cli.global.json,
+    };
+    match run(cli, &matches).await {
+        Ok(()) => exit::OK,
+        Err(failure) => {
+            if out.json {
+                out.document(&failure.to_json());
+            } else if failure.code != exit::INTERRUPTED && failure.code != exit::JOB_CANCELLED {
+                eprintln!("error: {}", failure.message);
+            }
+            failure.code
+        }
+    }
+}
+
+async fn run(cli: Cli, matches: &ArgMatches) -> Result<(), Failure> {
+    match cli.command {
+        Command::Emulator(args) => return emulator(&cli.global, &args).await,
+        Command::Schema(command) => return schema_cmd::run(&cli.global, command).await,
+        Command::Batch(args) => return batch::run(&cli.global, args).await,
+        _ => {}
+    }
+    let ctx = Context::new(&cli.global).await?;
+    match cli.command {
+        Command::Generate(args) => {
+            let model = ModelDescriptor::find(GENERATE_MODEL).expect("built in");
+            let sub = matches
+                .subcommand_matches("generate")
+                .expect("parsed as generate");
+            let body = model_body(model, sub, &args).await?;
+            submit::submit_and_follow(&ctx, model, body, &args).await
+        }
+        Command::Run(args) => {
+            let run = matches.subcommand_matches("run").expect("parsed as run");
+            let (model_id, sub) = run
+                .subcommand()
+                .ok_or_else(|| Failure::usage("name a model: runcomfy run MODEL_ID"))?;
+            let model = ModelDescriptor::find(model_id)
+                .ok_or_else(|| Failure::usage(format!("no model {model_id} in this build")))?;
+            let body = model_body(model, sub, &args.submit).await?;
+            submit::submit_and_follow(&ctx, model, body, &args.submit).await
+        }
+        Command::Status(args) => status(&ctx, &args).await,
+        Command::Result(args) => result(&ctx, &args).await,
+        Command::Cancel(args) => cancel(&ctx, &args).await,
+        Command::Download(args) => download(&ctx, &args).await,
+        Command::Models(command) => models(&ctx, command).await,
+        Command::Emulator(_) | Command::Schema(_) | Command::Batch(_) => {
+            unreachable!("handled above")
+        }
+    }
+}
+
+/// The request body from `--input` and the model's flags.
+async fn model_body(
+    model: &'static ModelDescriptor,
+    matches: &ArgMatches,
+    args: &SubmitArgs,
+) -> Result<Value, Failure> {
+    let base = match &args.input {
+        None => None,
+        Some(path) => Some(read_json_input(path).await?),
+    };
+    schema_args::body(model, matches, base)
+        .map_err(|schema_args::BadFlag(message)| Failure::new(exit::USAGE, "usage", message))
+}
+
+/// A JSON document from a file, or from stdin for `-`.
+async fn read_json_input(path: &Path) -> Result<Value, Failure> {
+    let text = if path == Path::new("-") {
+        let mut text = String::new();
+        tokio::io::AsyncReadExt::read_to_string(&mut tokio::io::stdin(), &mut text)
+            .await
+            .map(|_| text)
+    } else {
+        tokio::fs::read_to_string(path).await
+    }
+    .map_err(|e| {
+        Failure::new(
+            exit::INVALID_INPUT,
+            "invalid_input",
+            format!("cannot read {}: {e}", path.display()),
+        )
+    })?;
+    serde_json::from_str(&text).map_err(|e| {
+        Failure::new(
+            exit::INVALID_INPUT,
+            "invalid_input",
+            format!("{} is not JSON: {e}", path.display()),
+        )
+    })
+}
+
+async fn status(ctx: &Context, args: &RequestArgs) -> Result<(), Failure> {
+    let job = ctx.client.job::<DynamicModel>(&args.request_id)?;
+    let status = job.status().await?;
+    ctx.out.line(format!(
+        "{}: {}",
+        args.request_id,
+        crate::progress::describe(&status)
+    ));
+    let position = match &status {
+        runcomfy::Status::InQueue { position } => *position,
+        _ => None,
+    };
+    ctx.out.document(&json!({
+        "request_id": args.request_id,
+        "status": status.as_wire(),
+        "queue_position": position,
+        "terminal": status.is_terminal(),
+    }));
+    Ok(())
+}
+
+async fn result(ctx: &Context, args: &RequestArgs) -> Result<(), Failure> {
+    let job = ctx.client.job::<DynamicModel>(&args.request_id)?;
+    let result = job.result().await?;
+    ctx.out
+        .line(serde_json::to_string_pretty(&result.output).unwrap_or_default());
+    if let Some(cost) = result.cost {
+        ctx.out.note(format!("cost: ${cost:.4}"));
+    }
+    ctx.out.document(&json!({
+        "request_id": result.request_id,
+        "status": "completed",
+        "output": result.output,
+        "urls": result.urls(),
+        "cost_usd": result.cost,
+        "created_at": result.created_at,
+        "finished_at": result.finished_at,
+    }));
+    Ok(())
+}
+
+async fn cancel(ctx: &Context, args: &RequestArgs) -> Result<(), Failure> {
+    let job = ctx.client.job::<DynamicModel>(&args.request_id)?;
+    let outcome = job.cancel().await?;
+    ctx.out.line(format!("{}: {outcome}", args.request_id));
+    ctx.out.document(&json!({
+        "request_id": args.request_id,
+        "outcome": outcome,
+    }));
+    Ok(())
+}
+
+async fn download(ctx: &Context, args: &DownloadArgs) -> Result<(), Failure> {
+    let job = ctx.client.job::<DynamicModel>(&args.request_id)?;
+    let result = if args.no_wait {
+        job.result().await?
+    } else {
+        let display = crate::progress::Display::new(ctx.out.json);
+        let shown = display.clone();
+        let options = WaitOptions::new()
+            .deadline(args.timeout)
+            .on_progress(move |p| shown.update(p));
+        let outcome = job.wait_with(options).await;
+        display.finish();
+        outcome?
+    };
+    submit::deliver(
+        ctx,
+        job.model_id().unwrap_or("unknown"),
+        &result,
+        &args.destination,
+        false,
+        None,
+    )
+    .await
+}
+
+async fn models(ctx: &Context, command: ModelsCommand) -> Result<(), Failure> {
+    match command {
+        ModelsCommand::List { search, category } => {
+            let mut query = ModelQuery::new();
+            if let Some(search) = search {
+                query = query.search(search);
+            }
+            if let Some(category) = category {
+                query = query.category(category);
+            }
+            let models: Vec<_> = ctx.client.models(query).collect().await;
+            let models = models.into_iter().collect::<Result<Vec<_>, Error>>()?;
+            for model in &models {
+                let price = match (model.base_price_usd, &model.price_unit) {
+                    (Some(price), Some(unit)) => format!("${price} per {unit}"),
+                    (Some(price), None) => format!("${price}"),
+                    _ => "price not listed".into(),
+                };
+                ctx.out.line(format!(
+                    "{}  {}  ({price})",
+                    model.model_id,
+                    model.display_name.as_deref().unwrap_or("")
+                ));
+            }
+            ctx.out.document(&json!({"models": models}));
+            Ok(())
+        }
+        ModelsCommand::Get { model_id } => {
+            let info = ctx.client.model_info(&model_id).await?;
+            ctx.out
+                .line(serde_json::to_string_pretty(&info).unwrap_or_default());
+            ctx.out
+                .document(&serde_json::to_value(&info).unwrap_or(Value::Null));
+            Ok(())
+        }
+    }
+}
+
+/// `runcomfy emulator`: the emulator in the foreground until Ctrl-C.
+async fn emulator(global: &Global, args: &EmulatorArgs) -> Result<(), Failure> {
+    if !args.quiet && !global.json && global.verbose == 0 {
+        let _ = tracing_subscriber::fmt()
+            .with_writer(std::io::stderr)
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .with_env_filter(tracing_subscriber::EnvFilter::new("runcomfy_emulator=info"))
+            .try_init();
+    }
+    let seconds = |s: f64| Duration::try_from_secs_f64(s.max(0.0)).unwrap_or(Duration::MAX);
+    let run_time = match args.run_time {
+        Some(s) => RunTime::Fixed(seconds(s)),
+        None => RunTime::PerVideoSecond(seconds(args.run_time_per_video_second)),
+    };
+    let mut config = EmulatorConfig::default()
+        .port(args.port)
+        .files_port(args.files_port)
+        .bind(args.bind)
+        .token(args.token.clone())
+        .workers(args.workers)
+        .queue_delay(seconds(args.queue_delay))
+        .run_time(run_time)
+        .time_scale(args.time_scale)
+        .seed(args.seed)
+        .log_requests(!args.quiet);
+    for served in &args.serve_schema {
+        let (model_id, file) = served.split_once('=').ok_or_else(|| {
+            Failure::usage(format!("--serve-schema {served:?}: write MODEL_ID=FILE"))
+        })?;
+        let schema = read_json_input(Path::new(file)).await?;
+        config = config
+            .serve_input_schema(model_id, schema)
+            .map_err(|e| Failure::usage(e.to_string()))?;
+    }
+    let emulator = Emulator::start(config).await.map_err(|e| {
+        Failure::new(
+            exit::OTHER,
+            "emulator",
+            format!("cannot start the emulator: {e}"),
+        )
+    })?;
+    let out = Output { json: global.json };
+    out.line(format!(
+        "runcomfy emulator listening on {} (files on {})",
+        emulator.base_url(),
+        emulator.files_base_url()
+    ));
+    out.document(&json!({
+        "base_url": emulator.base_url(),
+        "files_base_url": emulator.files_base_url(),
+    }));
+    let mut interrupts = Interrupts::new();
+    interrupts.recv().await;
+    emulator.shutdown();
+    Ok(())
+}

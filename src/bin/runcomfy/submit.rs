@@ -1,0 +1,322 @@
+//! `generate` and `run`: validate, check the cost, submit, follow the job
+//! (Ctrl-C cancels it while queued, detaches once it runs), download.
+
+use crate::cli::{Destination, SubmitArgs};
+use crate::commands::{Context, Interrupts};
+use crate::exit::{self, Failure};
+use crate::progress::Display;
+use futures::StreamExt;
+use runcomfy::{
+    CancelOutcome, CostEstimate, DynamicModel, Error, Job, JobResult, ModelDescriptor, Status,
+    WaitEvent, WaitOptions,
+};
+use serde_json::{Value, json};
+use std::path::PathBuf;
+
+/// Runs `body` on `model` as the flags ask.
+pub async fn submit_and_follow(
+    ctx: &Context,
+    model: &'static ModelDescriptor,
+    body: Value,
+    args: &SubmitArgs,
+) -> Result<(), Failure> {
+    // Nothing is sent before the input is valid and within the cost cap.
+    model
+        .validate_input(&body)
+        .map_err(|e| Failure::from(Error::from(e)))?;
+    let estimate = match args.max_cost {
+        Some(cap) => Some(check_cost(ctx, model, &body, cap).await?),
+        None => None,
+    };
+
+    let mut interrupts = Interrupts::new();
+    let display = Display::new(ctx.out.json);
+    display.say(format!("submitting to {}", model.id));
+    let job = {
+        let submit = ctx.client.submit_json(model, &body);
+        tokio::pin!(submit);
+        loop {
+            tokio::select! {
+                submitted = &mut submit => break submitted,
+                () = interrupts.recv(), if !interrupts.seen() => {
+                    display.say("interrupted: waiting for the submit's answer (the job may exist)".into());
+                }
+            }
+        }
+    };
+    let job = match job {
+        Ok(job) => job,
+        Err(error) => {
+            display.finish();
+            return Err(error.into());
+        }
+    };
+    let id = job.request_id().to_string();
+    display.say(format!("{id} submitted"));
+    if interrupts.seen() {
+        display.finish();
+        return Err(stop_after_interrupt(ctx, &job, None, &args.destination).await);
+    }
+    if args.no_wait {
+        display.finish();
+        ctx.out.line(&id);
+        ctx.out.document(&json!({
+            "request_id": id,
+            "model_id": model.id,
+            "status": "submitted",
+            "estimate_usd": estimate.as_ref().map(|e| e.usd),
+        }));
+        return Ok(());
+    }
+
+    let options = WaitOptions::new().deadline(args.timeout);
+    let events = job.watch(options);
+    tokio::pin!(events);
+    let mut last: Option<Status> = None;
+    let outcome = loop {
+        tokio::select! {
+            event = events.next() => match event {
+                Some(WaitEvent::Progress(progress)) => {
+                    display.update(&progress);
+                    last = Some(progress.status.clone());
+                }
+                Some(WaitEvent::Finished(outcome)) => break outcome,
+                None => break Err(Error::InvalidResponse {
+                    status: 0,
+                    message: "the wait ended without an outcome".into(),
+                    request_id: Some(id.clone()),
+                }),
+            },
+            () = interrupts.recv(), if !interrupts.seen() => {
+                display.finish();
+                return Err(stop_after_interrupt(ctx, &job, last.as_ref(), &args.destination).await);
+            }
+        }
+    };
+    display.finish();
+    let result = outcome.map_err(|error| with_resume_hint(ctx, error, &args.destination))?;
+    deliver(
+        ctx,
+        model.id,
+        &result,
+        &args.destination,
+        args.no_download,
+        estimate,
+    )
+    .await
+}
+
+/// Refuses to go on if the estimate is over `cap` (or cannot be made).
+async fn check_cost(
+    ctx: &Context,
+    model: &ModelDescriptor,
+    body: &Value,
+    cap: f64,
+) -> Result<CostEstimate, Failure> {
+    let estimate = estimate(ctx, model, body).await.ok_or_else(|| {
+        Failure::new(
+            exit::OVER_MAX_COST,
+            "no_price",
+            format!(
+                "{} lists no price, so --max-cost cannot be checked; nothing was submitted",
+                model.id
+            ),
+        )
+    })?;
+    ctx.out
+        .note(format!("estimated cost: {estimate} (cap ${cap:.4})"));
+    if estimate.usd > cap {
+        return Err(Failure::new(
+            exit::OVER_MAX_COST,
+            "over_max_cost",
+            format!(
+                "the estimated cost {estimate} is over --max-cost ${cap:.4}; nothing was submitted"
+            ),
+        )
+        .with_detail(json!({"estimate_usd": estimate.usd, "max_cost_usd": cap})));
+    }
+    Ok(estimate)
+}
+
+/// The estimate at RunComfy's price now where it says one, else at the
+/// checked-in price.
+pub async fn estimate(
+    ctx: &Context,
+    model: &ModelDescriptor,
+    body: &Value,
+) -> Option<CostEstimate> {
+    match ctx.client.model_info(model.id).await {
+        Ok(info) if info.base_price_usd.is_some() => {
+            model.estimate_cost_at(body, info.base_price_usd.unwrap_or_default())
+        }
+        _ => model.estimate_cost(body),
+    }
+}
+
+/// After Ctrl-C: a queued job is cancelled; a running one goes on, and the
+/// user is told how to pick it up again.
+async fn stop_after_interrupt(
+    ctx: &Context,
+    job: &Job<DynamicModel>,
+    last: Option<&Status>,
+    destination: &Destination,
+) -> Failure {
+    let id = job.request_id().to_string();
+    if matches!(last, None | Some(Status::InQueue { .. })) {
+        match job.cancel().await {
+            Ok(CancelOutcome::Cancelled) => {
+                let message =
+                    format!("interrupted: job {id} was cancelled while queued (nothing to pay)");
+                ctx.out.note(&message);
+                return Failure::new(exit::JOB_CANCELLED, "cancelled", message).with_request_id(id);
+            }
+            Ok(_) => {}
+            Err(error) => ctx.out.note(format!("cancel failed: {error}")),
+        }
+    }
+    let resume = resume_command(ctx, &id, destination);
+    let message = format!("interrupted: job {id} goes on; resume with:\n  {resume}");
+    ctx.out.note(&message);
+    Failure::new(exit::INTERRUPTED, "detached", message)
+        .with_request_id(id)
+        .with_detail(json!({"resume": resume}))
+}
+
+/// The command that picks a job up again: wait for it and download.
+pub fn resume_command(ctx: &Context, id: &str, destination: &Destination) -> String {
+    let mut command = format!("{}runcomfy download {id}", ctx.resume_prefix);
+    if let Some(path) = &destination.output {
+        command.push_str(&format!(" -o {}", shell_quote(&path.display().to_string())));
+    } else if let Some(dir) = &destination.output_dir {
+        command.push_str(&format!(
+            " --output-dir {}",
+            shell_quote(&dir.display().to_string())
+        ));
+    }
+    command
+}
+
+fn shell_quote(text: &str) -> String {
+    if text
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || "/._-+=:,@".contains(c))
+    {
+        text.to_string()
+    } else {
+        format!("'{}'", text.replace('\'', r"'\''"))
+    }
+}
+
+/// Errors after a submit carry the request id already; a timeout also
+/// says how to pick the job up.
+fn with_resume_hint(ctx: &Context, error: Error, destination: &Destination) -> Failure {
+    let id = error.request_id().map(String::from);
+    let timed_out = matches!(error, Error::TimedOut { .. });
+    let mut failure = Failure::from(error);
+    if let (true, Some(id)) = (timed_out, id) {
+        let resume = resume_command(ctx, &id, destination);
+        failure
+            .message
+            .push_str(&format!("; resume with: {resume}"));
+        failure = failure.with_detail(json!({"resume": resume}));
+    }
+    failure
+}
+
+/// Prints the result, downloading its files unless asked not to.
+pub async fn deliver(
+    ctx: &Context,
+    model_id: &str,
+    result: &JobResult<Value>,
+    destination: &Destination,
+    no_download: bool,
+    estimate: Option<CostEstimate>,
+) -> Result<(), Failure> {
+    let urls = result.urls();
+    let files = if no_download {
+        for url in &urls {
+            ctx.out.line(url);
+        }
+        Vec::new()
+    } else {
+        let files = download(ctx, result, destination).await?;
+        for file in &files {
+            ctx.out.line(file.display().to_string());
+        }
+        files
+    };
+    if let Some(cost) = result.cost {
+        ctx.out.note(format!("cost: ${cost:.4}"));
+    }
+    ctx.out.document(&json!({
+        "request_id": result.request_id,
+        "model_id": model_id,
+        "status": "completed",
+        "output": result.output,
+        "urls": urls,
+        "files": files,
+        "cost_usd": result.cost,
+        "estimate_usd": estimate.map(|e| e.usd),
+        "created_at": result.created_at,
+        "finished_at": result.finished_at,
+    }));
+    Ok(())
+}
+
+/// Downloads a result's files: to `-o PATH` (later files beside it, `-2`,
+/// `-3`, ...) or into `--output-dir` (default `.`).
+async fn download(
+    ctx: &Context,
+    result: &JobResult<Value>,
+    destination: &Destination,
+) -> Result<Vec<PathBuf>, Failure> {
+    let Some(path) = &destination.output else {
+        let dir = destination
+            .output_dir
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("."));
+        return Ok(ctx.client.download_result(result, dir).await?);
+    };
+    let urls = result.urls();
+    if urls.is_empty() {
+        return Err(Error::MissingOutput {
+            request_id: result.request_id.clone(),
+            missing: "a file URL".into(),
+        }
+        .into());
+    }
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent).map_err(|e| {
+            Failure::new(
+                exit::OTHER,
+                "io",
+                format!("cannot create {}: {e}", parent.display()),
+            )
+            .with_request_id(result.request_id.clone())
+        })?;
+    }
+    let mut files = Vec::with_capacity(urls.len());
+    for (i, url) in urls.iter().enumerate() {
+        let file = if i == 0 {
+            path.clone()
+        } else {
+            numbered(path, i + 1)
+        };
+        // An existing folder takes the file under its URL's name.
+        files.push(ctx.client.download(url, &file, &result.request_id).await?);
+    }
+    Ok(files)
+}
+
+/// `clip.mp4` -> `clip-2.mp4`.
+fn numbered(path: &std::path::Path, n: usize) -> PathBuf {
+    let stem = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let name = match path.extension() {
+        Some(ext) => format!("{stem}-{n}.{}", ext.to_string_lossy()),
+        None => format!("{stem}-{n}"),
+    };
+    path.with_file_name(name)
+}
