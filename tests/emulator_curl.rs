@@ -6,57 +6,10 @@
 mod common;
 
 use common::seed::{SEED_HOST, curl_arguments, seed_command, seed_curl_commands};
+use common::standalone::Standalone;
 
 use serde_json::Value;
-use std::io::{BufRead, BufReader, Read};
-use std::process::{Child, Command, Stdio};
-
-/// The standalone emulator, killed on drop.
-struct Standalone {
-    child: Child,
-    base: String,
-}
-
-impl Standalone {
-    fn start(args: &[&str]) -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_runcomfy"))
-            // The seed's commands send the placeholder `<token>` verbatim.
-            .args(["emulator", "--port", "0", "--token", "<token>"])
-            .args(args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("the emulator binary starts");
-        let mut line = String::new();
-        BufReader::new(child.stdout.as_mut().expect("piped stdout"))
-            .read_line(&mut line)
-            .expect("the emulator prints its address");
-        let base = line
-            .split_whitespace()
-            .find(|w| w.starts_with("http://"))
-            .unwrap_or_else(|| panic!("no URL in {line:?}"))
-            .to_string();
-        Self { child, base }
-    }
-
-    /// Stops the emulator and returns what it logged.
-    fn stop(mut self) -> String {
-        self.child.kill().expect("kill");
-        self.child.wait().expect("wait");
-        let mut log = String::new();
-        if let Some(stderr) = self.child.stderr.as_mut() {
-            stderr.read_to_string(&mut log).expect("read log");
-        }
-        log
-    }
-}
-
-impl Drop for Standalone {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+use std::process::Command;
 
 /// Runs a seed command with only the host (and the request id placeholder)
 /// replaced; returns the JSON it printed.
@@ -111,8 +64,16 @@ fn the_seed_page_has_the_four_queue_commands() {
 fn seed_commands_work_against_the_standalone_emulator() {
     // One worker, busy for an hour with the first job: the second job stays
     // queued, so cancel has something to cancel.
-    let emulator =
-        Standalone::start(&["--workers", "1", "--queue-delay", "0", "--run-time", "3600"]);
+    let emulator = Standalone::start(&[
+        "--token",
+        "<token>",
+        "--workers",
+        "1",
+        "--queue-delay",
+        "0",
+        "--run-time",
+        "3600",
+    ]);
     let submit = seed_command("POST", "text-to-video");
     let (status, result, cancel) = (
         seed_command("GET", "/status"),
@@ -170,7 +131,15 @@ fn seed_commands_work_against_the_standalone_emulator() {
 
 #[test]
 fn seed_commands_fetch_a_finished_result_and_its_video() {
-    let emulator = Standalone::start(&["--queue-delay", "0", "--run-time", "0", "--quiet"]);
+    let emulator = Standalone::start(&[
+        "--token",
+        "<token>",
+        "--queue-delay",
+        "0",
+        "--run-time",
+        "0",
+        "--quiet",
+    ]);
     let submitted = run(&seed_command("POST", "text-to-video"), &emulator.base, None);
     let id = submitted["request_id"]
         .as_str()

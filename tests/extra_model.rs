@@ -1,8 +1,12 @@
 //! Adding a model takes schema files only, no Rust edits.
 //!
-//! The test copies this crate, drops a second (test-only) model's schema
-//! folder into the copy's `schema/models/`, builds it and runs an example
-//! that uses the new typed module, its validation and its descriptor.
+//! The test copies this crate (under another package name, so that its
+//! build never lands where this one's does) and builds it the way a user
+//! brings their own models: with `RUNCOMFY_SCHEMA_DIR` naming a folder that
+//! holds a second, test-only model. It then runs an example that uses the
+//! new typed module, its validation and its descriptor, and the copy's
+//! `runcomfy` command line, whose `run` takes the new model's flags from
+//! its schema.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -48,7 +52,7 @@ fn copy_dir(from: &Path, to: &Path) {
 }
 
 #[test]
-fn a_new_schema_folder_yields_a_new_typed_module() {
+fn a_user_schema_folder_yields_a_typed_module_and_a_command() {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let work = tempfile::tempdir().expect("temp dir");
     let copy = work.path().join("runcomfy");
@@ -70,14 +74,25 @@ fn a_new_schema_folder_yields_a_new_typed_module() {
         1,
     );
     assert_ne!(manifest, renamed, "the manifest names the package");
+    // Its command line under another name too: the same target dir holds
+    // this crate's `runcomfy`.
+    let renamed = renamed.replacen(
+        "[[bin]]\nname = \"runcomfy\"",
+        "[[bin]]\nname = \"runcomfy-extra-model-check\"",
+        1,
+    );
+    assert!(
+        renamed.contains("runcomfy-extra-model-check\"\npath"),
+        "the manifest names the bin"
+    );
+    let renamed = renamed.replacen(
+        "default-run = \"runcomfy\"",
+        "default-run = \"runcomfy-extra-model-check\"",
+        1,
+    );
     let renamed = format!("{renamed}\n[lib]\nname = \"runcomfy\"\npath = \"src/lib.rs\"\n");
     std::fs::write(copy.join("Cargo.toml"), renamed).expect("write manifest");
 
-    // The only other change: the new model's schema folder.
-    copy_dir(
-        &root.join("tests/fixtures/extra-models"),
-        &copy.join("schema/models"),
-    );
     std::fs::create_dir_all(copy.join("examples")).expect("mkdir");
     std::fs::write(copy.join("examples/uses_new_model.rs"), EXAMPLE).expect("write example");
 
@@ -90,16 +105,20 @@ fn a_new_schema_folder_yields_a_new_typed_module() {
         .nth(3) // <target>/debug/deps/extra_model-<hash>
         .expect("test binaries live in <target>/<profile>/deps");
     // The same features as this build, so that no dependency is rebuilt.
-    let features = if cfg!(feature = "emulator") {
+    let features = if cfg!(feature = "cli") {
+        "cli"
+    } else if cfg!(feature = "emulator") {
         "emulator"
     } else {
         ""
     };
+    let user_models = root.join("tests/fixtures/extra-models");
     let output = Command::new(env!("CARGO"))
         .args(["run", "--offline", "--quiet", "--example", "uses_new_model"])
         .args(["--features", features])
         .current_dir(&copy)
         .env("CARGO_TARGET_DIR", target)
+        .env("RUNCOMFY_SCHEMA_DIR", &user_models)
         .env_remove("RUSTFLAGS")
         .output()
         .expect("cargo runs");
@@ -116,4 +135,91 @@ fn a_new_schema_folder_yields_a_new_typed_module() {
         "{stdout}"
     );
     assert!(stdout.contains("models: 2"), "{stdout}");
+
+    if cfg!(feature = "cli") {
+        the_command_line_runs_the_new_model(&copy, target, &user_models);
+    }
+}
+
+/// `run acme/flux-edit/v1` with flags from its schema, against the copy's
+/// in-process emulator; no Rust was written for the model.
+fn the_command_line_runs_the_new_model(copy: &Path, target: &Path, user_models: &Path) {
+    let cli = |args: &[&str]| {
+        Command::new(env!("CARGO"))
+            .args(["run", "--offline", "--quiet", "--features", "cli"])
+            .args(["--bin", "runcomfy-extra-model-check", "--"])
+            .args(args)
+            .current_dir(copy)
+            .env("CARGO_TARGET_DIR", target)
+            .env("RUNCOMFY_SCHEMA_DIR", user_models)
+            .env_remove("RUSTFLAGS")
+            .env_remove("RUNCOMFY_TOKEN")
+            .output()
+            .expect("cargo runs")
+    };
+    let help = cli(&["run", "acme/flux-edit/v1", "--help"]);
+    let text = String::from_utf8_lossy(&help.stdout);
+    assert!(
+        help.status.success(),
+        "{}",
+        String::from_utf8_lossy(&help.stderr)
+    );
+    for flag in [
+        "--image-uri <TEXT>",
+        "--reference-images <TEXT>",
+        "--guidance <NUMBER>",
+        "--no-safety-checker",
+        "[possible values: png, jpeg, webp]",
+        "[1 to 10]",
+    ] {
+        assert!(text.contains(flag), "{flag} in:\n{text}");
+    }
+    let missing = cli(&["run", "acme/flux-edit/v1", "--prompt", "x", "--emulator"]);
+    assert_eq!(missing.status.code(), Some(64), "--image-uri is required");
+    let off_step = cli(&[
+        "run",
+        "acme/flux-edit/v1",
+        "--prompt",
+        "x",
+        "--image-uri",
+        "https://example.com/a.png",
+        "--guidance",
+        "4.2",
+        "--emulator",
+    ]);
+    assert_eq!(off_step.status.code(), Some(65));
+    assert!(
+        String::from_utf8_lossy(&off_step.stderr).contains("guidance: must be a multiple of 0.5")
+    );
+    let run = cli(&[
+        "--json",
+        "run",
+        "acme/flux-edit/v1",
+        "--prompt",
+        "make it blue",
+        "--image-uri",
+        "https://example.com/a.png",
+        "--reference-images",
+        "https://example.com/b.png",
+        "--guidance",
+        "4.5",
+        "--output-format",
+        "webp",
+        "--no-safety-checker",
+        "--emulator",
+        "--no-download",
+    ]);
+    let doc: serde_json::Value = serde_json::from_slice(&run.stdout).unwrap_or_else(|e| {
+        panic!(
+            "{e}: {}\n{}",
+            String::from_utf8_lossy(&run.stdout),
+            String::from_utf8_lossy(&run.stderr)
+        )
+    });
+    assert_eq!(doc["status"], "completed", "{doc}");
+    assert_eq!(doc["model_id"], "acme/flux-edit/v1");
+    assert!(
+        (doc["cost_usd"].as_f64().expect("a cost") - 0.03).abs() < 1e-9,
+        "{doc}"
+    );
 }

@@ -1,71 +1,74 @@
 //! The README's first command: a prompt in, a playable MP4 out, against
-//! the embedded emulator. Runs the `generate` example that `cargo test`
-//! builds.
-#![cfg(feature = "emulator")]
+//! the emulator the CLI starts in-process. Runs the `runcomfy` binary that
+//! `cargo test` builds, with the README's arguments.
+#![cfg(feature = "cli")]
 
 mod common;
 
-use std::process::Command;
+use assert_cmd::Command;
+
+/// The README's first command line, after `cargo run --features cli --`.
+fn readme_arguments() -> Vec<String> {
+    let readme = include_str!("../README.md");
+    let line = readme
+        .lines()
+        .find(|l| l.starts_with("cargo run --features cli -- generate"))
+        .expect("the README opens with the generate command");
+    let rest = line
+        .strip_prefix("cargo run --features cli -- ")
+        .expect("prefix");
+    // A quoted prompt, then plain words.
+    let (before, quoted) = rest.split_once('"').expect("a quoted prompt");
+    let (prompt, after) = quoted.split_once('"').expect("a closing quote");
+    let mut args: Vec<String> = before.split_whitespace().map(String::from).collect();
+    args.push(prompt.to_string());
+    args.extend(after.split_whitespace().map(String::from));
+    args
+}
 
 #[test]
-fn the_generate_example_turns_a_prompt_into_a_playable_mp4() {
-    let test_binary = std::env::current_exe().expect("test binary path");
-    let examples = test_binary
-        .ancestors()
-        .nth(2) // <target>/<profile>/deps/main_command-<hash>
-        .expect("test binaries live in <target>/<profile>/deps")
-        .join("examples");
-    let example = examples.join(format!("generate{}", std::env::consts::EXE_SUFFIX));
-    assert!(
-        example.exists(),
-        "cargo test builds examples: {}",
-        example.display()
-    );
-    let out = tempfile::tempdir().expect("temp dir");
-    let output = Command::new(&example)
-        .args([
-            "a red fox running through fresh snow",
-            "--aspect-ratio",
-            "1:1",
-            "--out",
-        ])
-        .arg(out.path())
+fn the_readme_command_turns_a_prompt_into_a_playable_mp4() {
+    let work = tempfile::tempdir().expect("temp dir");
+    let args = readme_arguments();
+    assert!(args.contains(&"--emulator".to_string()), "{args:?}");
+    let output = Command::cargo_bin("runcomfy")
+        .expect("the binary is built")
+        .args(&args)
+        .current_dir(work.path())
         .env_remove("RUNCOMFY_TOKEN")
+        .env_remove("RUNCOMFY_BASE_URL")
         .output()
-        .expect("the example runs");
+        .expect("runs");
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(
         output.status.success(),
         "{}\n{stdout}",
         String::from_utf8_lossy(&output.stderr)
     );
-    let files: Vec<_> = std::fs::read_dir(out.path())
-        .expect("list")
-        .map(|e| e.expect("entry").path())
-        .collect();
-    assert_eq!(files.len(), 1, "{files:?}");
-    assert!(
-        stdout.contains(&files[0].display().to_string()),
-        "it prints the path: {stdout}"
+    let printed = stdout.lines().last().expect("it prints where the video is");
+    let path = work.path().join(printed);
+    let bytes = std::fs::read(&path).expect("the printed path is the video");
+    assert_eq!(
+        common::assert_playable_mp4(&bytes),
+        (256, 144),
+        "16:9 by default"
     );
-    let bytes = std::fs::read(&files[0]).expect("read");
-    assert_eq!(common::assert_playable_mp4(&bytes), (192, 192));
 }
 
 #[test]
-fn the_generate_example_refuses_bad_input_before_sending() {
-    let test_binary = std::env::current_exe().expect("test binary path");
-    let example = test_binary
-        .ancestors()
-        .nth(2)
-        .expect("deps")
-        .join("examples")
-        .join("generate");
-    let output = Command::new(example)
-        .args(["x", "--duration", "99"])
+fn bad_input_is_refused_before_anything_is_sent() {
+    let output = Command::cargo_bin("runcomfy")
+        .expect("built")
+        .args(["generate", "a fox", "--duration", "99", "--emulator"])
         .output()
         .expect("runs");
-    assert!(!output.status.success());
+    assert_eq!(output.status.code(), Some(65));
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("error: invalid input for kling/kling-3.0/standard/text-to-video: duration: must be at most 15 (got 99)"), "{stderr}");
+    assert!(
+        stderr.contains(
+            "error: invalid input for kling/kling-3.0/standard/text-to-video: duration: must be at most 15 (got 99)"
+        ),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("submitting"), "nothing was sent: {stderr}");
 }

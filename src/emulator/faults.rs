@@ -79,7 +79,9 @@ pub(super) fn classify(method: &Method, path: &str) -> Option<Endpoint> {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Fault {
-    /// Wait this long (real time, not scaled) before answering normally.
+    /// Process the request at once, but answer only after this long (real
+    /// time, not scaled): a slow answer, not a slow server. A submit's job
+    /// exists even if the client gives up before the answer.
     Latency {
         /// The delay in milliseconds.
         millis: u64,

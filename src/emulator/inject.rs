@@ -38,8 +38,11 @@ pub(super) async fn inject_faults(
     };
     match fault {
         Fault::Latency { millis } => {
+            // Processed at once, answered late: a submit's job exists even
+            // if the client gives up waiting for the answer.
+            let response = next.run(request).await;
             tokio::time::sleep(Duration::from_millis(millis)).await;
-            next.run(request).await
+            response
         }
         Fault::RateLimited { retry_after_secs } => {
             let mut response = error_response(

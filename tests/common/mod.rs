@@ -3,6 +3,8 @@
 
 pub mod raw_server;
 pub mod seed;
+#[cfg(feature = "cli")]
+pub mod standalone;
 
 use runcomfy::emulator::{Emulator, EmulatorConfig, RunTime};
 use serde_json::{Value, json};

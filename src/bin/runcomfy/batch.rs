@@ -38,7 +38,8 @@ pub async fn run(global: &Global, args: BatchArgs) -> Result<(), Failure> {
     let out = Output { json: global.json };
     if let Some(BatchCommand::Status { dir }) = &args.command {
         let journal = Journal::open_existing(dir)?;
-        summarise(&out, &journal.lines()?, false);
+        let (_, report) = summarise(&out, &journal.lines()?, false);
+        out.document(&report);
         return Ok(());
     }
     let (Some(file), Some(dir)) = (args.file.clone(), args.out_dir.clone()) else {
@@ -98,6 +99,8 @@ pub async fn run(global: &Global, args: BatchArgs) -> Result<(), Failure> {
     });
     let permits = Arc::new(Semaphore::new(usize::from(args.concurrency)));
     let mut tasks = tokio::task::JoinSet::new();
+    // In file order: a line starts when a slot is free, and none starts
+    // after Ctrl-C.
     for line in journal.lines()? {
         let downloaded = line.state == LineState::Done && line.files.iter().all(|f| f.is_file());
         if downloaded
@@ -109,14 +112,16 @@ pub async fn run(global: &Global, args: BatchArgs) -> Result<(), Failure> {
             work.progress.settled();
             continue;
         }
-        let (work, permits) = (work.clone(), permits.clone());
+        let permit = tokio::select! {
+            permit = permits.clone().acquire_owned() => match permit {
+                Ok(permit) => permit,
+                Err(_) => break,
+            },
+            () = stop.cancelled() => break,
+        };
+        let work = work.clone();
         tasks.spawn(async move {
-            let Ok(_permit) = permits.acquire_owned().await else {
-                return;
-            };
-            if work.stop.is_cancelled() {
-                return;
-            }
+            let _permit = permit;
             work.line(line).await;
         });
     }
@@ -125,15 +130,17 @@ pub async fn run(global: &Global, args: BatchArgs) -> Result<(), Failure> {
     work.progress.finish();
     let lines = journal.lines()?;
     let interrupted = stop.is_cancelled();
-    let all_done = summarise(&out, &lines, interrupted);
+    let (all_done, report) = summarise(&out, &lines, interrupted);
     if interrupted {
         return Err(Failure::new(
             exit::INTERRUPTED,
             "interrupted",
             "interrupted: rerun the same command to resume (nothing is submitted twice)",
-        ));
+        )
+        .with_detail(report));
     }
     if all_done {
+        out.document(&report);
         return Ok(());
     }
     let resumable = lines
@@ -152,11 +159,7 @@ pub async fn run(global: &Global, args: BatchArgs) -> Result<(), Failure> {
     } else {
         "every line has settled, but not all are done (see above)".to_string()
     };
-    Err(Failure::new(
-        exit::BATCH_INCOMPLETE,
-        "batch_incomplete",
-        message,
-    ))
+    Err(Failure::new(exit::BATCH_INCOMPLETE, "batch_incomplete", message).with_detail(report))
 }
 
 fn io_failure(path: &Path, error: std::io::Error) -> Failure {
@@ -557,8 +560,9 @@ impl Progress {
     }
 }
 
-/// Prints the batch's table (or JSON); true when every line is done.
-fn summarise(out: &Output, lines: &[Line], interrupted: bool) -> bool {
+/// Prints the batch's table for people; returns whether every line is
+/// done, and the report `--json` prints.
+fn summarise(out: &Output, lines: &[Line], interrupted: bool) -> (bool, Value) {
     let mut counts: BTreeMap<LineState, usize> = BTreeMap::new();
     for line in lines {
         *counts.entry(line.state).or_default() += 1;
@@ -600,7 +604,7 @@ fn summarise(out: &Output, lines: &[Line], interrupted: bool) -> bool {
             );
         }
     }
-    out.document(&json!({
+    let report = json!({
         "lines": lines.len(),
         "states": counts.iter().map(|(s, n)| (s.as_str(), n)).collect::<BTreeMap<_, _>>(),
         "cost_usd": cost,
@@ -615,8 +619,8 @@ fn summarise(out: &Output, lines: &[Line], interrupted: bool) -> bool {
             "cost_usd": l.cost,
             "files": l.files,
         })).collect::<Vec<_>>(),
-    }));
-    lines.iter().all(|l| l.state == LineState::Done)
+    });
+    (lines.iter().all(|l| l.state == LineState::Done), report)
 }
 
 #[cfg(test)]

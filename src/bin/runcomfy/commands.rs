@@ -125,7 +125,10 @@ pub async fn dispatch(cli: Cli, matches: ArgMatches) -> u8 {
         Err(failure) => {
             if out.json {
                 out.document(&failure.to_json());
-            } else if failure.code != exit::INTERRUPTED && failure.code != exit::JOB_CANCELLED {
+            } else if matches!(failure.kind, "detached" | "cancelled" | "interrupted") {
+                // Ctrl-C did what it was asked: not an error.
+                eprintln!("{}", failure.message);
+            } else {
                 eprintln!("error: {}", failure.message);
             }
             failure.code

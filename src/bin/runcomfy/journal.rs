@@ -104,11 +104,12 @@ impl Journal {
     /// Opens (or creates) the journal in `dir`.
     pub fn open(dir: &Path) -> Result<Self, JournalError> {
         let db = Connection::open(dir.join(FILE_NAME))?;
+        // Another process (`batch status`) may be reading or writing.
+        db.busy_timeout(std::time::Duration::from_secs(10))?;
         // WAL with full sync: a commit is on disk before the submit that
         // follows it is sent.
         db.pragma_update(None, "journal_mode", "WAL")?;
         db.pragma_update(None, "synchronous", "FULL")?;
-        db.busy_timeout(std::time::Duration::from_secs(10))?;
         db.execute_batch(
             "CREATE TABLE IF NOT EXISTS lines (
                 number INTEGER PRIMARY KEY,

@@ -191,16 +191,17 @@ async fn check(ctx: &Context, dir: &Path) -> Result<(), Failure> {
         }
         report.push(json!({"model_id": id, "drift": drift}));
     }
-    ctx.out
-        .document(&json!({"models": report, "drifted": drifted}));
+    let report = json!({"models": report, "drifted": drifted});
     if drifted > 0 {
         ctx.out.note("pull the new schemas with `runcomfy schema pull MODEL_ID`, rebuild, review the snapshot diff");
         return Err(Failure::new(
             exit::SCHEMA_DRIFT,
             "schema_drift",
             format!("{drifted} model(s) differ from what RunComfy publishes"),
-        ));
+        )
+        .with_detail(report));
     }
+    ctx.out.document(&report);
     Ok(())
 }
 

@@ -167,7 +167,6 @@ async fn stop_after_interrupt(
             Ok(CancelOutcome::Cancelled) => {
                 let message =
                     format!("interrupted: job {id} was cancelled while queued (nothing to pay)");
-                ctx.out.note(&message);
                 return Failure::new(exit::JOB_CANCELLED, "cancelled", message).with_request_id(id);
             }
             Ok(_) => {}
@@ -176,7 +175,6 @@ async fn stop_after_interrupt(
     }
     let resume = resume_command(ctx, &id, destination);
     let message = format!("interrupted: job {id} goes on; resume with:\n  {resume}");
-    ctx.out.note(&message);
     Failure::new(exit::INTERRUPTED, "detached", message)
         .with_request_id(id)
         .with_detail(json!({"resume": resume}))
