@@ -1,18 +1,56 @@
 //! The admin routes (`/_emulator/...`): script faults, clear them, read
 //! the counters.
+//!
+//! On a loopback address they need no token; on any other address (a
+//! standalone emulator started with `--bind`) they take the same bearer
+//! token as the API, since anyone who reaches them can make the emulator
+//! misbehave.
 
 use super::LockOrRecover;
 use super::SharedState;
-use super::contract::error_response;
+use super::contract::{error_response, unauthorized};
 use super::faults::FaultScript;
-use axum::extract::State;
-use axum::http::StatusCode;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Request, State};
+use axum::http::{StatusCode, header};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+
+/// Loopback: open. Elsewhere: the API's bearer token.
+pub(super) async fn require_token_off_loopback(
+    State(shared): SharedState,
+    request: Request,
+    next: Next,
+) -> Response {
+    if shared.config.bind.is_loopback() {
+        return next.run(request).await;
+    }
+    let presented = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    if presented == Some(shared.config.token.as_str()) {
+        next.run(request).await
+    } else {
+        unauthorized()
+    }
+}
 
 pub(super) async fn add_fault(
     State(shared): SharedState,
-    axum::Json(script): axum::Json<FaultScript>,
+    script: Result<axum::Json<FaultScript>, JsonRejection>,
 ) -> Response {
+    let script = match script {
+        Ok(axum::Json(script)) => script,
+        Err(rejection) => {
+            return error_response(
+                StatusCode::BAD_REQUEST,
+                None,
+                &format!("not a fault script: {}", rejection.body_text()),
+            );
+        }
+    };
     match shared.faults.lock_or_recover().add(script) {
         Ok(()) => StatusCode::NO_CONTENT.into_response(),
         Err(e) => error_response(StatusCode::BAD_REQUEST, None, &e.to_string()),

@@ -66,6 +66,8 @@ pub struct EmulatorConfig {
     pub(crate) max_retained_jobs: usize,
     pub(crate) log_requests: bool,
     pub(crate) served_input_schemas: HashMap<String, serde_json::Value>,
+    pub(crate) max_connections: usize,
+    pub(crate) header_read_timeout: Duration,
 }
 
 impl Default for EmulatorConfig {
@@ -84,6 +86,8 @@ impl Default for EmulatorConfig {
             max_retained_jobs: 100_000,
             log_requests: false,
             served_input_schemas: HashMap::new(),
+            max_connections: 1024,
+            header_read_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -169,6 +173,20 @@ impl EmulatorConfig {
     /// Log every request (method, path, status, time) through `tracing`.
     pub fn log_requests(mut self, log: bool) -> Self {
         self.log_requests = log;
+        self
+    }
+
+    /// How many connections each server (API, files) serves at once
+    /// (default 1024, at least 1); more wait in the listen backlog.
+    pub fn max_connections(mut self, connections: usize) -> Self {
+        self.max_connections = connections.max(1);
+        self
+    }
+
+    /// How long a connection may take to send a request's headers before
+    /// it is closed (default 10 s).
+    pub fn header_read_timeout(mut self, timeout: Duration) -> Self {
+        self.header_read_timeout = timeout;
         self
     }
 

@@ -179,7 +179,7 @@ pub(super) fn error_response(status: StatusCode, code: Option<u64>, message: &st
     (status, axum::Json(body)).into_response()
 }
 
-fn unauthorized() -> Response {
+pub(super) fn unauthorized() -> Response {
     error_response(
         StatusCode::UNAUTHORIZED,
         Some(400004),

@@ -150,16 +150,47 @@ impl Fault {
     }
 }
 
-/// A fault that cannot be scripted where it was asked for.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("fault {fault:?} does not apply to the {endpoint:?} endpoint")]
-pub struct FaultNotApplicable {
-    /// The endpoint asked for.
-    pub endpoint: Endpoint,
-    /// The fault asked for.
-    pub fault: Fault,
+/// A fault script the emulator refuses (with 400 over HTTP).
+///
+/// Scripts are bounded so that no script can exhaust the emulator: a
+/// standalone emulator takes them from anyone who can reach its admin
+/// routes.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum FaultRefused {
+    /// The fault cannot happen on that endpoint (a file fault on status,
+    /// say).
+    #[error("fault {fault:?} does not apply to the {endpoint:?} endpoint")]
+    NotApplicable {
+        /// The endpoint asked for.
+        endpoint: Endpoint,
+        /// The fault asked for.
+        fault: Fault,
+    },
+    /// A count above [`FaultScript::MAX_COUNT`].
+    #[error("count {count} is above the most a script may ask for ({max})")]
+    CountTooLarge {
+        /// The count asked for.
+        count: u64,
+        /// The most allowed.
+        max: u64,
+    },
+    /// A rate outside 0 to 1 (or not a number).
+    #[error("rate {rate} is not between 0 and 1")]
+    RateOutOfRange {
+        /// The rate asked for.
+        rate: f64,
+    },
+    /// More scripts than [`FaultScript::MAX_SCRIPTS`] at once.
+    #[error("more than {max} fault scripts at once; clear them first")]
+    TooManyScripts {
+        /// The most allowed.
+        max: usize,
+    },
+    /// A fault whose own settings are out of bounds.
+    #[error("{0}")]
+    OutOfBounds(String),
 }
-
 /// A scripted fault: for the next `count` calls, or at `rate`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FaultScript {
@@ -167,38 +198,95 @@ pub struct FaultScript {
     pub endpoint: Endpoint,
     /// What.
     pub fault: Fault,
-    /// For the next this many calls (after any earlier script's).
+    /// For the next this many calls (after any earlier script's), at most
+    /// [`MAX_COUNT`](Self::MAX_COUNT).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub count: Option<usize>,
+    pub count: Option<u64>,
     /// Or for this fraction (0 to 1) of calls, until cleared.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rate: Option<f64>,
 }
 
-/// What is scripted, per endpoint.
+impl FaultScript {
+    /// The most calls one script may cover.
+    pub const MAX_COUNT: u64 = 1_000_000;
+    /// The most scripts held at once.
+    pub const MAX_SCRIPTS: usize = 1_000;
+    /// The longest latency a fault may add, in milliseconds (10 minutes).
+    pub const MAX_LATENCY_MS: u64 = 600_000;
+    /// The longest message a fault may carry, in bytes.
+    pub const MAX_MESSAGE: usize = 4_096;
+
+    fn check(&self) -> Result<(), FaultRefused> {
+        if !self.fault.applies_to(self.endpoint) {
+            return Err(FaultRefused::NotApplicable {
+                endpoint: self.endpoint,
+                fault: self.fault.clone(),
+            });
+        }
+        if let Some(count) = self.count.filter(|c| *c > Self::MAX_COUNT) {
+            return Err(FaultRefused::CountTooLarge {
+                count,
+                max: Self::MAX_COUNT,
+            });
+        }
+        if let Some(rate) = self.rate.filter(|r| !(0.0..=1.0).contains(r)) {
+            return Err(FaultRefused::RateOutOfRange { rate });
+        }
+        let out_of_bounds = |what: String| Err(FaultRefused::OutOfBounds(what));
+        match &self.fault {
+            Fault::Latency { millis } if *millis > Self::MAX_LATENCY_MS => out_of_bounds(format!(
+                "latency {millis} ms is above {} ms",
+                Self::MAX_LATENCY_MS
+            )),
+            Fault::HttpError { status } if !(100..=599).contains(status) => {
+                out_of_bounds(format!("{status} is not an HTTP status"))
+            }
+            Fault::ErrorIn200 { message, .. } | Fault::JobFails { message }
+                if message.len() > Self::MAX_MESSAGE =>
+            {
+                out_of_bounds(format!("a message of at most {} bytes", Self::MAX_MESSAGE))
+            }
+            Fault::UnknownStatus { status } if status.len() > Self::MAX_MESSAGE => {
+                out_of_bounds(format!("a status of at most {} bytes", Self::MAX_MESSAGE))
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+/// What is scripted, per endpoint: faults for the next calls (each with
+/// how many calls it still covers, so a large count costs no memory) and
+/// faults at a rate.
 #[derive(Debug, Default)]
 pub(crate) struct FaultPlan {
-    next: HashMap<Endpoint, VecDeque<Fault>>,
+    next: HashMap<Endpoint, VecDeque<(Fault, u64)>>,
     rates: HashMap<Endpoint, Vec<(f64, Fault)>>,
 }
 
 impl FaultPlan {
-    pub(crate) fn add(&mut self, script: FaultScript) -> Result<(), FaultNotApplicable> {
-        if !script.fault.applies_to(script.endpoint) {
-            return Err(FaultNotApplicable {
-                endpoint: script.endpoint,
-                fault: script.fault,
+    pub(crate) fn add(&mut self, script: FaultScript) -> Result<(), FaultRefused> {
+        script.check()?;
+        let held: usize = self.next.values().map(VecDeque::len).sum::<usize>()
+            + self.rates.values().map(Vec::len).sum::<usize>();
+        if held >= FaultScript::MAX_SCRIPTS {
+            return Err(FaultRefused::TooManyScripts {
+                max: FaultScript::MAX_SCRIPTS,
             });
         }
         if let Some(rate) = script.rate {
             self.rates
                 .entry(script.endpoint)
                 .or_default()
-                .push((rate.clamp(0.0, 1.0), script.fault.clone()));
+                .push((rate, script.fault.clone()));
         }
-        let count = script.count.unwrap_or(usize::from(script.rate.is_none()));
-        let queue = self.next.entry(script.endpoint).or_default();
-        queue.extend(std::iter::repeat_n(script.fault, count));
+        let count = script.count.unwrap_or(u64::from(script.rate.is_none()));
+        if count > 0 {
+            self.next
+                .entry(script.endpoint)
+                .or_default()
+                .push_back((script.fault, count));
+        }
         Ok(())
     }
 
@@ -209,7 +297,14 @@ impl FaultPlan {
 
     /// The fault for one call: a scripted one first, else one drawn by rate.
     pub(crate) fn take(&mut self, endpoint: Endpoint, rng: &mut fastrand::Rng) -> Option<Fault> {
-        if let Some(fault) = self.next.get_mut(&endpoint).and_then(VecDeque::pop_front) {
+        if let Some(queue) = self.next.get_mut(&endpoint)
+            && let Some((fault, remaining)) = queue.front_mut()
+        {
+            let fault = fault.clone();
+            *remaining -= 1;
+            if *remaining == 0 {
+                queue.pop_front();
+            }
             return Some(fault);
         }
         self.rates
@@ -273,6 +368,54 @@ mod tests {
                 rate: None,
             })
             .expect_err("IgnoreRange is for files");
-        assert_eq!(error.endpoint, Endpoint::Status);
+        assert!(matches!(
+            error,
+            FaultRefused::NotApplicable {
+                endpoint: Endpoint::Status,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn scripts_are_bounded_and_cost_no_memory_per_call() {
+        let mut plan = FaultPlan::default();
+        let script = |count, rate, fault| FaultScript {
+            endpoint: Endpoint::Status,
+            fault,
+            count,
+            rate,
+        };
+        for refused in [
+            script(Some(1_000_000_000_000), None, Fault::MalformedJson),
+            script(Some(u64::MAX), None, Fault::MalformedJson),
+            script(None, Some(f64::NAN), Fault::MalformedJson),
+            script(None, Some(1.5), Fault::MalformedJson),
+            script(Some(1), None, Fault::Latency { millis: u64::MAX }),
+            script(Some(1), None, Fault::HttpError { status: 1000 }),
+        ] {
+            assert!(plan.add(refused.clone()).is_err(), "{refused:?}");
+        }
+        plan.add(script(
+            Some(FaultScript::MAX_COUNT),
+            None,
+            Fault::MalformedJson,
+        ))
+        .expect("the most allowed");
+        let mut rng = fastrand::Rng::with_seed(1);
+        for _ in 0..1000 {
+            assert_eq!(
+                plan.take(Endpoint::Status, &mut rng),
+                Some(Fault::MalformedJson)
+            );
+        }
+        for _ in 1..FaultScript::MAX_SCRIPTS {
+            plan.add(script(Some(1), None, Fault::TruncatedBody))
+                .expect("room");
+        }
+        assert!(matches!(
+            plan.add(script(Some(1), None, Fault::TruncatedBody)),
+            Err(FaultRefused::TooManyScripts { .. })
+        ));
     }
 }

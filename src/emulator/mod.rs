@@ -44,7 +44,7 @@ mod serve;
 mod video;
 
 pub use config::{EmulatorConfig, RunTime, UnknownModel};
-pub use faults::{Endpoint, Fault, FaultNotApplicable, FaultScript};
+pub use faults::{Endpoint, Fault, FaultRefused, FaultScript};
 pub use jobs::JobCounts;
 
 use faults::FaultPlan;
@@ -188,14 +188,20 @@ impl Emulator {
             shutdown: CancellationToken::new(),
         });
         let token = shared.shutdown.clone();
+        let limits = serve::Limits {
+            max_connections: shared.config.max_connections,
+            header_read_timeout: shared.config.header_read_timeout,
+        };
         tokio::spawn(serve::serve(
             api,
             routes::api_router(shared.clone()),
+            limits,
             token.clone(),
         ));
         tokio::spawn(serve::serve(
             files,
             routes::files_router(shared.clone()),
+            limits,
             token,
         ));
         Ok(Self {
@@ -240,9 +246,10 @@ impl Emulator {
     ///
     /// # Errors
     ///
-    /// [`FaultNotApplicable`] for a fault that cannot happen on the
-    /// endpoint (a file fault on status, say).
-    pub fn inject(&self, script: FaultScript) -> Result<(), FaultNotApplicable> {
+    /// [`FaultRefused`] for a fault that cannot happen on the endpoint (a
+    /// file fault on status, say) or a script out of bounds (see
+    /// [`FaultScript`]).
+    pub fn inject(&self, script: FaultScript) -> Result<(), FaultRefused> {
         self.shared.faults.lock_or_recover().add(script)
     }
 
@@ -255,9 +262,9 @@ impl Emulator {
     pub fn fail_next(
         &self,
         endpoint: Endpoint,
-        count: usize,
+        count: u64,
         fault: Fault,
-    ) -> Result<(), FaultNotApplicable> {
+    ) -> Result<(), FaultRefused> {
         self.inject(FaultScript {
             endpoint,
             fault,
@@ -277,7 +284,7 @@ impl Emulator {
         endpoint: Endpoint,
         rate: f64,
         fault: Fault,
-    ) -> Result<(), FaultNotApplicable> {
+    ) -> Result<(), FaultRefused> {
         self.inject(FaultScript {
             endpoint,
             fault,

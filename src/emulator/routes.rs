@@ -31,13 +31,17 @@ pub(super) fn api_router(shared: Arc<Shared>) -> Router {
             shared.clone(),
             contract::require_token,
         ));
-    let routes = Router::new()
-        .merge(queue_api)
+    let admin = Router::new()
         .route(
             "/_emulator/faults",
             post(admin::add_fault).delete(admin::clear_faults),
         )
-        .route("/_emulator/counters", get(admin::counters));
+        .route("/_emulator/counters", get(admin::counters))
+        .route_layer(middleware::from_fn_with_state(
+            shared.clone(),
+            admin::require_token_off_loopback,
+        ));
+    let routes = Router::new().merge(queue_api).merge(admin);
     with_faults_and_logging(routes, shared)
 }
 
