@@ -1,7 +1,8 @@
-//! The API token never appears in `Debug` output, errors or traces, and
-//! never reaches the file host. Alone in its test binary: tracing caches
-//! per call site whether anyone listens, so a subscriber installed by one of
-//! many concurrent tests can miss events.
+//! The API token never appears in `Debug` output, errors, traces at any
+//! level for any target (this crate's, hyper's, reqwest's, `log` records
+//! included), or panic messages, and never reaches the file host. Alone in
+//! its test binary: tracing caches per call site whether anyone listens, so
+//! a subscriber installed by one of many concurrent tests can miss events.
 #![cfg(feature = "emulator")]
 
 use runcomfy::emulator::{Emulator, EmulatorConfig, Endpoint, Fault};
@@ -33,8 +34,14 @@ async fn the_token_never_appears_in_debug_or_traces() {
             .with_ansi(false)
             .with_span_events(tracing_subscriber::fmt::format::FmtSpan::FULL),
     );
-    tracing::subscriber::set_global_default(subscriber)
+    // Every level, every target, and `log` records too.
+    tracing_subscriber::util::SubscriberInitExt::try_init(subscriber)
         .expect("the only subscriber in this binary");
+    let panics = Arc::new(Mutex::new(Vec::<String>::new()));
+    let seen = panics.clone();
+    std::panic::set_hook(Box::new(move |info| {
+        seen.lock().expect("lock").push(info.to_string());
+    }));
 
     let emulator = Emulator::start(EmulatorConfig::default().time_scale(10_000.0).token(TOKEN))
         .await
@@ -69,17 +76,38 @@ async fn the_token_never_appears_in_debug_or_traces() {
         .await
         .expect_err("503s");
 
+    // A server that refuses the token: the error says so, not what it was.
+    let echo = Emulator::start(EmulatorConfig::default().token("the-right-one"))
+        .await
+        .expect("starts");
+    let refused = Client::builder()
+        .token(TOKEN)
+        .base_url(echo.base_url())
+        .build()
+        .expect("builds")
+        .run(&Input::new("x"))
+        .await
+        .expect_err("refused");
+
     let traces = String::from_utf8(capture.0.lock().expect("lock").clone()).expect("UTF-8");
+    assert!(
+        traces.contains("TRACE") || traces.contains("DEBUG"),
+        "all levels are captured"
+    );
     assert!(
         traces.contains(&result.request_id),
         "spans carry the request id"
     );
     assert!(traces.contains("runcomfy.http"), "{traces}");
+    let panics = panics.lock().expect("lock").join("\n");
     for text in [
         traces,
         format!("{client:?}"),
         format!("{error:?}"),
         error.to_string(),
+        format!("{refused:?}"),
+        refused.to_string(),
+        panics,
     ] {
         assert!(!text.contains(TOKEN), "the token leaked into: {text}");
     }
