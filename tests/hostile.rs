@@ -411,3 +411,69 @@ async fn a_folder_or_symlink_with_the_outputs_name_is_never_written_through() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_cdn_that_fails_for_a_while_is_retried() {
+    let calls = std::sync::Arc::new(std::sync::atomic::AtomicU32::new(0));
+    let seen = calls.clone();
+    let server = RawServer::start(move |_| {
+        if seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst) < 2 {
+            raw(
+                503,
+                "text/html",
+                &[("retry-after", "0")],
+                b"<html>busy</html>",
+            )
+        } else {
+            raw(200, "video/mp4", &[], b"the whole video")
+        }
+    })
+    .await;
+    let client = client_for(&server);
+    let folder = tempfile::tempdir().expect("temp dir");
+    let path = client
+        .download(&format!("{}/v.mp4", server.base_url()), folder.path(), ID)
+        .await
+        .expect("the third try works");
+    assert_eq!(std::fs::read(path).expect("saved"), b"the whole video");
+    assert_eq!(server.requests().len(), 3);
+}
+
+#[tokio::test]
+async fn a_download_server_that_never_gets_it_right_is_given_up_on() {
+    // Every answer breaks off half way, and every resume gets the wrong part.
+    let server = RawServer::start(|request| {
+        if request.header("range").is_some() {
+            raw(
+                206,
+                "video/mp4",
+                &[("content-range", "bytes 0-9/100")],
+                b"0123456789",
+            )
+        } else {
+            Reply::Bytes(
+                b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\nconnection: close\r\n\r\n0123456789"
+                    .to_vec(),
+            )
+        }
+    })
+    .await;
+    let client = quick_downloads(&server, DownloadPolicy::default().max_resumes(3));
+    let folder = tempfile::tempdir().expect("temp dir");
+    let error = client
+        .download(&format!("{}/v.mp4", server.base_url()), folder.path(), ID)
+        .await
+        .expect_err("gives up");
+    assert!(
+        matches!(
+            error,
+            Error::Download {
+                source: DownloadError::Interrupted { attempts: 4, .. },
+                ..
+            }
+        ),
+        "{error:?}"
+    );
+    assert_eq!(server.requests().len(), 4, "bounded tries");
+    assert_eq!(std::fs::read_dir(folder.path()).expect("list").count(), 0);
+}

@@ -92,16 +92,16 @@ pub enum DownloadError {
         /// The most redirects followed.
         limit: usize,
     },
-    /// The transfer kept breaking off.
-    #[error("transfer interrupted {attempts} times, last after {received} bytes: {source}")]
+    /// The transfer kept breaking off, failing (5xx, 429) or answering with
+    /// the wrong part, more times than the policy resumes.
+    #[error("download failed {attempts} times, last after {received} bytes: {last}")]
     Interrupted {
         /// Tries made.
         attempts: u32,
         /// Bytes received in the last try's file.
         received: u64,
-        /// The last network error.
-        #[source]
-        source: reqwest::Error,
+        /// Why the last try failed.
+        last: String,
     },
     /// Writing the file failed.
     #[error("cannot write {}: {source}", path.display())]

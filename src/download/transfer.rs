@@ -91,28 +91,33 @@ impl Downloader {
         };
         let limit = self.policy.max_bytes;
         let mut attempts: u32 = 0;
+        // Why the last try did not finish, for the error once tries run out.
+        let mut last_failure = String::new();
         loop {
             attempts = attempts.saturating_add(1);
-            let max_resumes = self.policy.max_resumes;
-            let interrupted = |source, received| {
-                if attempts > max_resumes {
-                    Err(DownloadError::Interrupted {
-                        attempts,
-                        received,
-                        source,
-                    })
-                } else {
-                    tracing::debug!(received, attempts, "download interrupted; resuming");
-                    Ok(())
-                }
-            };
+            // Every kind of retry counts: a server that keeps breaking off,
+            // failing or sending the wrong range cannot keep us here.
+            if attempts > self.policy.max_resumes.saturating_add(1) {
+                return Err(DownloadError::Interrupted {
+                    attempts: attempts - 1,
+                    received: progress.received,
+                    last: last_failure,
+                });
+            }
+            if attempts > 1 {
+                tracing::debug!(
+                    received = progress.received,
+                    attempts,
+                    "download interrupted; resuming"
+                );
+            }
             let response = match self.get(url.clone(), progress.received).await? {
                 Ok((final_url, response)) => {
                     url = final_url;
                     response
                 }
                 Err(source) => {
-                    interrupted(source, progress.received)?;
+                    last_failure = source.to_string();
                     continue;
                 }
             };
@@ -129,6 +134,7 @@ impl Downloader {
                         }
                         _ => {
                             // Not the part asked for: start over.
+                            last_failure = "the server sent another part than asked for".into();
                             progress.received = 0;
                             restart(file).await.map_err(io)?;
                             continue;
@@ -144,6 +150,13 @@ impl Downloader {
                     progress.expected = response.content_length();
                 }
                 416 if progress.expected == Some(progress.received) => return Ok(()),
+                // A CDN's passing trouble: wait a little, then try again.
+                408 | 429 | 500 | 502 | 503 | 504 => {
+                    last_failure = format!("HTTP {status} from {url}");
+                    let asked = crate::wire::decode::retry_after(response.headers());
+                    tokio::time::sleep(retry_pause(attempts, asked)).await;
+                    continue;
+                }
                 _ => {
                     return Err(DownloadError::Http {
                         status,
@@ -194,7 +207,7 @@ impl Downloader {
                 }
             }
             if let Some(source) = broken {
-                interrupted(source, progress.received)?;
+                last_failure = source.to_string();
                 continue;
             }
             return match progress.expected {
@@ -264,6 +277,19 @@ impl SpeedCheck {
         *self = Self::new(self.limit, self.window);
         Ok(())
     }
+}
+
+/// The pause before trying a failed download again: what the server asked
+/// (at most 10 s), else 50 ms doubling to 2 s.
+fn retry_pause(attempts: u32, asked: Option<Duration>) -> Duration {
+    asked.map_or_else(
+        || {
+            Duration::from_millis(50)
+                .saturating_mul(1 << attempts.min(6))
+                .min(Duration::from_secs(2))
+        },
+        |asked| asked.min(Duration::from_secs(10)),
+    )
 }
 
 async fn restart(file: &mut tokio::fs::File) -> std::io::Result<()> {

@@ -65,3 +65,7 @@ pub(super) async fn clear_faults(State(shared): SharedState) -> StatusCode {
 pub(super) async fn counters(State(shared): SharedState) -> axum::Json<super::Counters> {
     axum::Json(shared.counters())
 }
+
+pub(super) async fn jobs(State(shared): SharedState) -> axum::Json<Vec<super::JobRecord>> {
+    axum::Json(shared.jobs())
+}

@@ -73,10 +73,17 @@ pub(super) async fn submit(
         .run_time_for(model_id)
         .for_video_seconds(video_seconds);
     let id = shared.new_request_id();
-    shared
-        .store
-        .lock_or_recover()
-        .insert(id.clone(), model_id, behaviour, fixture);
+    let duplicate =
+        shared
+            .store
+            .lock_or_recover()
+            .insert(id.clone(), model_id, input, behaviour, fixture);
+    if duplicate {
+        shared
+            .counters
+            .duplicate_submits
+            .fetch_add(1, Ordering::Relaxed);
+    }
     shared
         .counters
         .submits_accepted

@@ -36,6 +36,7 @@ pub(super) async fn inject_faults(
     let Some(fault) = fault else {
         return next.run(request).await;
     };
+    shared.counters.faults_injected[endpoint as usize].fetch_add(1, Ordering::Relaxed);
     match fault {
         Fault::Latency { millis } => {
             // Processed at once, answered late: a submit's job exists even

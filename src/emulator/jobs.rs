@@ -4,7 +4,7 @@
 use super::video::Fixture;
 use crate::status::{CancelOutcome, Status};
 use serde_json::{Value, json};
-use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 use std::time::SystemTime;
 
 /// The code a failed job reports with its message.
@@ -24,6 +24,8 @@ pub(crate) struct JobBehaviour {
 pub(crate) struct Job {
     pub(crate) id: String,
     pub(crate) model_id: &'static str,
+    /// The request body as accepted.
+    pub(crate) input: Value,
     seq: u64,
     /// Where the job is (never [`Status::Unknown`]; the position of a
     /// queued job is computed when asked).
@@ -69,6 +71,17 @@ pub(crate) struct Store {
     /// Finished jobs, oldest first, for expiry.
     finished: VecDeque<String>,
     next_seq: u64,
+    /// Fingerprints of every body accepted, to count submits sent twice.
+    bodies_seen: HashSet<u64>,
+}
+
+/// A body's fingerprint: its model and JSON text, hashed.
+fn body_fingerprint(model_id: &str, input: &Value) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    model_id.hash(&mut hasher);
+    input.to_string().hash(&mut hasher);
+    hasher.finish()
 }
 
 /// How many jobs are in each state.
@@ -87,19 +100,24 @@ pub struct JobCounts {
 }
 
 impl Store {
+    /// Adds an accepted job; true if the same model already accepted this
+    /// exact body (a submit sent twice).
     pub(crate) fn insert(
         &mut self,
         id: String,
         model_id: &'static str,
+        input: Value,
         behaviour: JobBehaviour,
         fixture: Fixture,
-    ) {
+    ) -> bool {
+        let duplicate = !self.bodies_seen.insert(body_fingerprint(model_id, &input));
         let seq = self.next_seq;
         self.next_seq += 1;
         self.queued.insert(seq);
         let job = Job {
             id: id.clone(),
             model_id,
+            input,
             seq,
             state: Status::InQueue { position: None },
             behaviour,
@@ -108,6 +126,14 @@ impl Store {
             finished_at: None,
         };
         self.jobs.insert(id, job);
+        duplicate
+    }
+
+    /// Every job still held, oldest first.
+    pub(crate) fn all(&self) -> Vec<&Job> {
+        let mut jobs: Vec<&Job> = self.jobs.values().collect();
+        jobs.sort_by_key(|job| job.seq);
+        jobs
     }
 
     pub(crate) fn get(&self, id: &str) -> Option<&Job> {

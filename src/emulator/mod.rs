@@ -121,6 +121,29 @@ pub struct Counters {
     pub file_requests_with_authorization: u64,
     /// API requests refused for a missing or wrong token.
     pub unauthorized: u64,
+    /// Accepted submits whose model and body had been accepted before: a
+    /// submit sent twice (should stay 0 for distinct requests).
+    pub duplicate_submits: u64,
+    /// Faults injected per endpoint.
+    pub faults_injected: RequestCounts,
+}
+
+/// A job the emulator holds, as [`Emulator::jobs`] reports it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[non_exhaustive]
+pub struct JobRecord {
+    /// Its request id.
+    pub request_id: String,
+    /// Its model.
+    pub model_id: String,
+    /// The request body it was accepted with.
+    pub input: serde_json::Value,
+    /// Its status, as RunComfy's documented spelling.
+    pub status: String,
+    /// The size of the video it serves once completed, in bytes.
+    pub file_size: Option<u64>,
+    /// The SHA-256 of that video, in hex.
+    pub file_sha256: Option<String>,
 }
 
 /// Requests received per endpoint.
@@ -149,6 +172,8 @@ struct CounterCells {
     bytes_served: AtomicU64,
     file_requests_with_authorization: AtomicU64,
     unauthorized: AtomicU64,
+    duplicate_submits: AtomicU64,
+    faults_injected: [AtomicU64; Endpoint::ALL.len()],
 }
 
 /// State shared by the servers, the handlers and the job tasks.
@@ -242,6 +267,12 @@ impl Emulator {
         self.shared.counters()
     }
 
+    /// Every job the emulator holds (expired ones not), oldest first: what
+    /// was accepted, its status and the video it serves.
+    pub fn jobs(&self) -> Vec<JobRecord> {
+        self.shared.jobs()
+    }
+
     /// Scripts a fault.
     ///
     /// # Errors
@@ -323,17 +354,22 @@ fn reachable(mut addr: SocketAddr) -> SocketAddr {
 
 impl Shared {
     fn counters(&self) -> Counters {
-        let request = |e: Endpoint| self.counters.requests[e as usize].load(Ordering::Relaxed);
+        let per_endpoint = |cells: &[AtomicU64; Endpoint::ALL.len()]| {
+            let count = |e: Endpoint| cells[e as usize].load(Ordering::Relaxed);
+            RequestCounts {
+                submit: count(Endpoint::Submit),
+                status: count(Endpoint::Status),
+                result: count(Endpoint::Result),
+                cancel: count(Endpoint::Cancel),
+                model: count(Endpoint::Model),
+                file: count(Endpoint::File),
+                model_list: count(Endpoint::ModelList),
+            }
+        };
         Counters {
-            requests: RequestCounts {
-                submit: request(Endpoint::Submit),
-                status: request(Endpoint::Status),
-                result: request(Endpoint::Result),
-                cancel: request(Endpoint::Cancel),
-                model: request(Endpoint::Model),
-                file: request(Endpoint::File),
-                model_list: request(Endpoint::ModelList),
-            },
+            requests: per_endpoint(&self.counters.requests),
+            faults_injected: per_endpoint(&self.counters.faults_injected),
+            duplicate_submits: self.counters.duplicate_submits.load(Ordering::Relaxed),
             submits_accepted: self.counters.submits_accepted.load(Ordering::Relaxed),
             jobs: self.store.lock_or_recover().counts(),
             bytes_served: self.counters.bytes_served.load(Ordering::Relaxed),
@@ -343,6 +379,32 @@ impl Shared {
                 .load(Ordering::Relaxed),
             unauthorized: self.counters.unauthorized.load(Ordering::Relaxed),
         }
+    }
+
+    fn jobs(&self) -> Vec<JobRecord> {
+        use sha2::Digest;
+        let store = self.store.lock_or_recover();
+        store
+            .all()
+            .into_iter()
+            .map(|job| {
+                let file =
+                    (job.state == crate::status::Status::Completed).then(|| job.fixture.bytes());
+                JobRecord {
+                    request_id: job.id.clone(),
+                    model_id: job.model_id.to_string(),
+                    input: job.input.clone(),
+                    status: job.state.as_wire().to_string(),
+                    file_size: file.map(|f| f.len() as u64),
+                    file_sha256: file.map(|f| {
+                        sha2::Sha256::digest(f)
+                            .iter()
+                            .map(|b| format!("{b:02x}"))
+                            .collect()
+                    }),
+                }
+            })
+            .collect()
     }
 
     /// A UUID-shaped id from the seeded RNG.

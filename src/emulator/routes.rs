@@ -37,6 +37,7 @@ pub(super) fn api_router(shared: Arc<Shared>) -> Router {
             post(admin::add_fault).delete(admin::clear_faults),
         )
         .route("/_emulator/counters", get(admin::counters))
+        .route("/_emulator/jobs", get(admin::jobs))
         .route_layer(middleware::from_fn_with_state(
             shared.clone(),
             admin::require_token_off_loopback,
