@@ -215,7 +215,7 @@ async fn one_job(client: Client, index: usize, dir: std::path::PathBuf) -> (Stri
     };
     let id = job.request_id().to_string();
     // Every tenth job also asks to be cancelled (a queued one may be).
-    if index % 10 == 0 {
+    if index.is_multiple_of(10) {
         let _ = job.cancel().await;
     }
     let outcome = match job.wait().await {
