@@ -107,15 +107,31 @@ pub struct LoadedModel {
 
 /// Reads and normalises one model's schema files.
 pub fn load_model(files: &ModelFiles) -> Result<LoadedModel, CodegenError> {
-    let (published_input_text, published_input) = read_json(&files.input)?;
-    let (published_output_text, published_output) = read_json(&files.output)?;
-    let info_text = match &files.info {
-        Some(path) => {
-            let (text, info) = read_json(path)?;
-            check_info(&info, &files.id, path)?;
+    let input = read_text(&files.input)?;
+    let output = read_text(&files.output)?;
+    let info = match &files.info {
+        Some(path) => Some(read_text(path)?),
+        None => None,
+    };
+    model_from_texts(files, input, output, info)
+}
+
+/// A model from its files' texts (what [`load_model`] read, or what a
+/// fuzz target made up).
+pub fn model_from_texts(
+    files: &ModelFiles,
+    published_input_text: String,
+    published_output_text: String,
+    info_text: Option<String>,
+) -> Result<LoadedModel, CodegenError> {
+    let published_input = parse_json(&files.input, &published_input_text)?;
+    let published_output = parse_json(&files.output, &published_output_text)?;
+    let info_text = match (&files.info, info_text) {
+        (Some(path), Some(text)) => {
+            check_info(&parse_json(path, &text)?, &files.id, path)?;
             text
         }
-        None => "{}\n".to_string(),
+        _ => "{}\n".to_string(),
     };
     let normalise = |value: &Value, role, file: &Path| {
         dialect::normalise(value, role).map_err(|e| CodegenError {
@@ -148,24 +164,26 @@ pub fn load_model(files: &ModelFiles) -> Result<LoadedModel, CodegenError> {
     })
 }
 
-fn read_json(path: &Path) -> Result<(String, Value), CodegenError> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
+fn read_text(path: &Path) -> Result<String, CodegenError> {
+    std::fs::read_to_string(path).map_err(|e| {
         CodegenError::new(
             path,
             "",
             format!("cannot read the file: {e}"),
             "check that it exists and is UTF-8",
         )
-    })?;
-    let value = serde_json::from_str(&text).map_err(|e| {
+    })
+}
+
+fn parse_json(path: &Path, text: &str) -> Result<Value, CodegenError> {
+    serde_json::from_str(text).map_err(|e| {
         CodegenError::new(
             path,
             "",
             format!("not valid JSON: {e}"),
             "copy the schema again from the model's API page",
         )
-    })?;
-    Ok((text, value))
+    })
 }
 
 /// A model's `model.json` must be an object, and name the model its folder

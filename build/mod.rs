@@ -35,7 +35,7 @@ mod typify_run;
 mod variants;
 pub mod wire_form;
 
-pub use discovery::{LoadedModel, ModelFiles, discover_models, load_model};
+pub use discovery::{LoadedModel, ModelFiles, discover_models, load_model, model_from_texts};
 pub use names::{module_name, module_path, type_name};
 pub use queue_api::generate_queue_api;
 pub use variants::readable_variant_name;

@@ -24,14 +24,15 @@ pub fn generate_queue_api(openapi_path: &Path) -> Result<String, CodegenError> {
             "check the file",
         )
     })?;
-    let spec: openapiv3::OpenAPI = serde_json::from_value(raw.clone()).map_err(|e| {
-        CodegenError::new(
-            openapi_path,
-            "",
-            format!("not an OpenAPI 3.0 document: {e}"),
-            "progenitor reads OpenAPI 3.0.x only; keep \"openapi\": \"3.0.3\"",
-        )
-    })?;
+    let spec: openapiv3::OpenAPI =
+        serde_json::from_value(wire_form::for_generator(&raw)).map_err(|e| {
+            CodegenError::new(
+                openapi_path,
+                "",
+                format!("not an OpenAPI 3.0 document: {e}"),
+                "progenitor reads OpenAPI 3.0.x only; keep \"openapi\": \"3.0.3\"",
+            )
+        })?;
     let mut settings = progenitor::GenerationSettings::default();
     settings
         .with_interface(progenitor::InterfaceStyle::Positional)

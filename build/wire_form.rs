@@ -16,6 +16,13 @@
 //! parameter that no longer shows up in the generated code fails the build
 //! instead of silently travelling encoded.
 //!
+//! Before progenitor sees the OpenAPI file, its error responses (4XX,
+//! 5XX, default) are set aside ([`for_generator`]): they are
+//! declared for documentation and conformance testing, but the client reads
+//! an error's status, `Retry-After` and raw body itself, whatever its
+//! content type (a gateway's HTML page included), so the generated code
+//! must hand it the raw answer.
+//!
 //! It also adds what the transport needs to know from the spec: the
 //! operations marked `"x-runcomfy-paid": true` (they may create a paid job,
 //! so they are never re-sent once they may have reached the server), as
@@ -58,6 +65,39 @@ pub fn literal_slash_parameters(spec: &Value) -> BTreeSet<String> {
     let mut out = BTreeSet::new();
     visit(spec, &mut out);
     out
+}
+
+/// The spec as the generator is given it: every operation's non-2XX
+/// responses removed, and path parameters plain strings (their patterns
+/// are the ones `src/wire/ids.rs` checks before any request; as newtypes
+/// they would be checked twice).
+pub fn for_generator(spec: &Value) -> Value {
+    let mut spec = spec.clone();
+    if let Some(paths) = spec.get_mut("paths").and_then(Value::as_object_mut) {
+        for item in paths.values_mut().filter_map(Value::as_object_mut) {
+            for operation in item.values_mut() {
+                if let Some(responses) = operation
+                    .get_mut("responses")
+                    .and_then(Value::as_object_mut)
+                {
+                    responses.retain(|code, _| code.starts_with('2'));
+                }
+            }
+        }
+    }
+    if let Some(parameters) = spec
+        .pointer_mut("/components/parameters")
+        .and_then(Value::as_object_mut)
+    {
+        for parameter in parameters.values_mut() {
+            if parameter["in"] == "path"
+                && let Some(schema) = parameter.get_mut("schema").and_then(Value::as_object_mut)
+            {
+                schema.retain(|key, _| key == "type");
+            }
+        }
+    }
+    spec
 }
 
 /// The `operationId`s of the operations marked [`PAID`].

@@ -5,6 +5,8 @@ mod naming;
 mod transfer;
 
 pub(crate) use naming::distinct_file_names;
+#[cfg(fuzzing)]
+pub(crate) use naming::file_name_for;
 
 use reqwest::Url;
 use std::net::IpAddr;

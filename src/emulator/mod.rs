@@ -201,17 +201,11 @@ impl Emulator {
         let api = TcpListener::bind((config.bind, config.port)).await?;
         let files = TcpListener::bind((config.bind, config.files_port)).await?;
         let (api_addr, files_addr) = (reachable(api.local_addr()?), reachable(files.local_addr()?));
-        let shared = Arc::new(Shared {
-            workers: Arc::new(Semaphore::new(config.workers)),
-            rng: Mutex::new(fastrand::Rng::with_seed(config.seed)),
+        let shared = Shared::new(
             config,
-            store: Mutex::default(),
-            faults: Mutex::default(),
-            counters: CounterCells::default(),
-            api_base: format!("http://{api_addr}"),
-            files_base: format!("http://{files_addr}"),
-            shutdown: CancellationToken::new(),
-        });
+            format!("http://{api_addr}"),
+            format!("http://{files_addr}"),
+        );
         let token = shared.shutdown.clone();
         let limits = serve::Limits {
             max_connections: shared.config.max_connections,
@@ -353,6 +347,20 @@ fn reachable(mut addr: SocketAddr) -> SocketAddr {
 }
 
 impl Shared {
+    fn new(config: EmulatorConfig, api_base: String, files_base: String) -> Arc<Self> {
+        Arc::new(Shared {
+            workers: Arc::new(Semaphore::new(config.workers)),
+            rng: Mutex::new(fastrand::Rng::with_seed(config.seed)),
+            config,
+            store: Mutex::default(),
+            faults: Mutex::default(),
+            counters: CounterCells::default(),
+            api_base,
+            files_base,
+            shutdown: CancellationToken::new(),
+        })
+    }
+
     fn counters(&self) -> Counters {
         let per_endpoint = |cells: &[AtomicU64; Endpoint::ALL.len()]| {
             let count = |e: Endpoint| cells[e as usize].load(Ordering::Relaxed);
@@ -447,4 +455,53 @@ impl Shared {
             }
         });
     }
+}
+
+/// One submit through the emulator's API router, without sockets, for the
+/// fuzz target: one emulator (jobs finish at once and expire) on one
+/// runtime for the whole run.
+#[cfg(fuzzing)]
+pub(crate) fn fuzz_submit(path: &str, content_type: &str, body: &[u8]) -> u16 {
+    use tower::ServiceExt;
+    static EMULATOR: std::sync::OnceLock<(tokio::runtime::Runtime, axum::Router)> =
+        std::sync::OnceLock::new();
+    let (runtime, router) = EMULATOR.get_or_init(|| {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .expect("a runtime");
+        let config = EmulatorConfig::default()
+            .time_scale(1e9)
+            .queue_delay(Duration::ZERO)
+            .max_retained_jobs(64);
+        let router = runtime.block_on(async {
+            routes::api_router(Shared::new(
+                config,
+                "http://api".into(),
+                "http://files".into(),
+            ))
+        });
+        (runtime, router)
+    });
+    let Ok(request) = axum::http::Request::builder()
+        .method("POST")
+        .uri(format!("/v1/models/{path}"))
+        .header(
+            "authorization",
+            format!("Bearer {}", EmulatorConfig::DEFAULT_TOKEN),
+        )
+        .header("content-type", content_type)
+        .body(axum::body::Body::from(body.to_vec()))
+    else {
+        return 0;
+    };
+    runtime.block_on(async {
+        router
+            .clone()
+            .oneshot(request)
+            .await
+            .map(|response| response.status().as_u16())
+            .unwrap_or_else(|never| match never {})
+    })
 }
