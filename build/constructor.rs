@@ -33,10 +33,14 @@ pub(super) fn constructor(
     let mut inits = Vec::new();
     let mut required_names = Vec::new();
     for field in fields {
-        let ident = field
-            .ident
-            .as_ref()
-            .expect("typify structs have named fields");
+        let Some(ident) = field.ident.as_ref() else {
+            return Err(CodegenError::new(
+                file,
+                "/properties",
+                format!("typify made `{name}` a wrapper, not a struct of fields"),
+                "list the model's fields under \"properties\"",
+            ));
+        };
         let ty = &field.ty;
         let last = match ty {
             syn::Type::Path(p) => p

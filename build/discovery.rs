@@ -143,6 +143,16 @@ pub fn model_from_texts(
     };
     let input = normalise(&published_input, SchemaRole::Input, &files.input)?;
     let output = normalise(&published_output, SchemaRole::Output, &files.output)?;
+    // An input lists its fields (an input without any is a misspelt
+    // "properties", and a request body no one could build).
+    if !input.get("properties").is_some_and(Value::is_object) {
+        return Err(CodegenError::new(
+            &files.input,
+            "/properties",
+            "the input schema lists no fields",
+            "list the model's fields under \"properties\": {\"prompt\": {\"type\": \"string\"}, ...}",
+        ));
+    }
     for (schema, file) in [(&input, &files.input), (&output, &files.output)] {
         if schema.get("type").and_then(Value::as_str) != Some("object") {
             return Err(CodegenError::new(

@@ -173,6 +173,28 @@ fn a_schema_typify_cannot_map_fails_naming_the_property() {
 }
 
 #[test]
+fn an_input_without_fields_is_refused_not_a_panic() {
+    // Found by the `codegen` fuzz target: a misspelt "properties" made the
+    // generator panic.
+    for (schema, problem) in [
+        (
+            r#"{"type": "object", "propgrties": {"prompt": {"type": "string"}}}"#,
+            "lists no fields",
+        ),
+        (r#"{"type": "object"}"#, "lists no fields"),
+        (
+            r#"{"type": "object", "properties": []}"#,
+            "expected an object of named schemas",
+        ),
+    ] {
+        let root = temp_model("acme/no-fields", schema);
+        let error = generate_in(root.path()).expect_err("refused");
+        assert_eq!(error.pointer, "/properties", "{error}");
+        assert!(error.problem.contains(problem), "{error}");
+    }
+}
+
+#[test]
 fn missing_output_and_invalid_json_are_named() {
     let root = tempfile::tempdir().expect("temp dir");
     let dir = root.path().join("acme/no-output");
