@@ -30,7 +30,8 @@ pub use workflow::builder::{
 pub use workflow::catalogue::{ModelInfo, ModelQuery};
 pub use workflow::client::Client;
 pub use workflow::job::{Job, JobResult, JobTicket};
-pub use workflow::polling::{BackoffPolling, FixedPolling, PollContext, PollPolicy};
+pub use workflow::learning::{LearnedTimes, LearningPolling};
+pub use workflow::polling::{BackoffPolling, FinishedJob, FixedPolling, PollContext, PollPolicy};
 pub use workflow::waiting::{Progress, WaitEvent, WaitOptions};
 
 /// Entry points for the fuzz targets under `fuzz/` (built only by

@@ -82,6 +82,20 @@ impl ModelDescriptor {
         self.estimate(input, Some(base_price_usd))
     }
 
+    /// How much work `input` asks for, in the model's price units (for
+    /// Kling, its `duration` in seconds, the schema's default when
+    /// omitted): the field `x-runcomfy-estimate.units_from` names. `None`
+    /// for a model whose metadata names no such field.
+    pub fn work_units(&self, input: &Value) -> Option<f64> {
+        let info: Value = serde_json::from_str(self.published_info).ok()?;
+        let field = info.get(ESTIMATE_KEY)?.get("units_from")?.as_str()?;
+        let schema: Value = serde_json::from_str(self.input_schema).ok()?;
+        input
+            .get(field)
+            .or_else(|| schema["properties"][field].get("default"))
+            .and_then(crate::wire::decode::number)
+    }
+
     fn estimate(&self, input: &Value, live_base: Option<f64>) -> Option<CostEstimate> {
         let info: Value = serde_json::from_str(self.published_info).unwrap_or(Value::Null);
         let listed = info

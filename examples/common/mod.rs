@@ -31,6 +31,9 @@ pub async fn connect(
     let client = Client::builder()
         .token(emulator.token())
         .base_url(emulator.base_url())
+        // Its clock runs 20 times fast: the default schedule expects
+        // RunComfy's real run times.
+        .poll_policy(runcomfy::BackoffPolling::default())
         .build()?;
     Ok(Target {
         client,

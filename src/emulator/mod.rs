@@ -83,14 +83,17 @@ impl<T> LockOrRecover<T> for Mutex<T> {
 /// ```
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-/// use runcomfy::Client;
+/// use runcomfy::{Client, FixedPolling};
 /// use runcomfy::emulator::{Emulator, EmulatorConfig, Endpoint, Fault};
 /// use runcomfy::models::kling::kling_3_0::standard::text_to_video::Input;
+/// use std::time::Duration;
 ///
 /// let emulator = Emulator::start(EmulatorConfig::default().time_scale(10_000.0)).await?;
 /// let client = Client::builder()
 ///     .token(emulator.token())
 ///     .base_url(emulator.base_url())
+///     // Its clock runs 10,000 times fast: poll fast too.
+///     .poll_policy(FixedPolling(Duration::from_millis(5)))
 ///     .build()?;
 /// emulator.fail_next(Endpoint::Status, 1, Fault::HttpError { status: 503 })?;
 /// let result = client.run(&Input::new("a red fox")).await?; // the 503 is retried

@@ -1,7 +1,8 @@
 //! How a [`Client`] is configured.
 
 use super::client::{Client, Inner};
-use super::polling::{BackoffPolling, PollPolicy};
+use super::learning::LearningPolling;
+use super::polling::PollPolicy;
 use super::waiting::WaitOptions;
 use crate::download::{DownloadPolicy, Downloader};
 use crate::error::ConfigError;
@@ -81,7 +82,7 @@ impl Default for ClientBuilder {
             request_timeout: Duration::from_secs(30),
             connect_timeout: Duration::from_secs(10),
             retry: RetryPolicy::default(),
-            poll: Arc::new(BackoffPolling::default()),
+            poll: Arc::new(LearningPolling::default()),
             wait: WaitOptions::default(),
             user_agent: concat!("runcomfy-rust/", env!("CARGO_PKG_VERSION")).to_string(),
             http: None,
@@ -166,8 +167,9 @@ impl ClientBuilder {
         self
     }
 
-    /// The polling schedule for waits (default [`BackoffPolling`]). Pass an
-    /// `Arc` of your policy to keep a handle on it.
+    /// The polling schedule for waits (default [`LearningPolling`]). Pass
+    /// an `Arc` of your policy to keep a handle on it (to save what a
+    /// `LearningPolling` learned, say).
     pub fn poll_policy(mut self, policy: impl PollPolicy + 'static) -> Self {
         self.poll = Arc::new(policy);
         self

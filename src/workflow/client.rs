@@ -175,6 +175,7 @@ impl Client {
         body: serde_json::Value,
     ) -> Result<JobTicket, Error> {
         let model_id = validate_model_id(model.id)?;
+        let work = model.work_units(&body);
         let body = match body {
             serde_json::Value::Object(map) => api::types::ModelInput(map),
             other => {
@@ -213,6 +214,7 @@ impl Client {
             status_url: answer.status_url,
             result_url: answer.result_url,
             cancel_url: answer.cancel_url,
+            work,
         })
     }
 
@@ -241,6 +243,7 @@ impl Client {
                 status_url: None,
                 result_url: None,
                 cancel_url: None,
+                work: None,
             },
         )
     }

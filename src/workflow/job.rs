@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 /// Save it (it is serde-serialisable), then rebuild the handle with
 /// [`Client::resume`]. [`Client::job`] rebuilds one from the request id
 /// alone.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct JobTicket {
     /// RunComfy's request id.
     pub request_id: String,
@@ -34,6 +34,11 @@ pub struct JobTicket {
     /// The cancel URL RunComfy returned, if known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cancel_url: Option<String>,
+    /// How much work the request asked for, in the model's price units
+    /// (for Kling, seconds of video), where known: a learning poll policy
+    /// uses it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub work: Option<f64>,
 }
 
 /// A handle on a submitted job of model `M`.
@@ -366,6 +371,10 @@ impl<M: JobModel> Pollable for Job<M> {
 
     fn model_id(&self) -> &str {
         Job::model_id(self).unwrap_or_default()
+    }
+
+    fn work(&self) -> Option<f64> {
+        self.ticket.work
     }
 
     async fn poll_status(&self) -> Result<Status, Error> {

@@ -9,5 +9,6 @@ pub(crate) mod builder;
 pub(crate) mod catalogue;
 pub(crate) mod client;
 pub(crate) mod job;
+pub(crate) mod learning;
 pub(crate) mod polling;
 pub(crate) mod waiting;

@@ -1,9 +1,11 @@
 //! Polling schedules: how long a wait sleeps before each status poll.
 //!
 //! A [`PollPolicy`] picks each delay from a [`PollContext`] (model, polls so
-//! far, time waited, last status). [`BackoffPolling`] is the default;
-//! [`FixedPolling`] polls at a fixed rate; a policy of your own can learn
-//! from jobs it sees finish.
+//! far, time waited, last status, how long the job has run, the work it
+//! asked for). [`LearningPolling`](super::learning::LearningPolling) is the
+//! default; [`BackoffPolling`] grows geometrically; [`FixedPolling`] polls
+//! at a fixed rate; a policy of your own can learn from the jobs it sees
+//! finish.
 
 use crate::status::Status;
 use std::fmt;
@@ -14,7 +16,7 @@ use std::time::Duration;
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct PollContext<'a> {
-    /// The model the job runs.
+    /// The model the job runs ("" when the handle does not know it).
     pub model_id: &'a str,
     /// Status polls made so far (at least 1).
     pub polls: u32,
@@ -24,26 +26,142 @@ pub struct PollContext<'a> {
     pub since_change: Duration,
     /// The last status seen.
     pub status: &'a Status,
+    /// Once the job has been seen running: how long it has run at least
+    /// (since the first poll that saw it running).
+    pub running_at_least: Option<Duration>,
+    /// Once the job has been seen running: how long it has run at most
+    /// (since the last poll that saw it queued, or since the wait began).
+    pub running_at_most: Option<Duration>,
+    /// How much work the request asked for, in the model's price units
+    /// (for Kling, seconds of video), where known.
+    pub work: Option<f64>,
+}
+
+/// A job a wait saw complete, with what the polls tell of its timing.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct FinishedJob<'a> {
+    /// The model it ran ("" when the handle does not know it).
+    pub model_id: &'a str,
+    /// How much work it asked for, in the model's price units, where known.
+    pub work: Option<f64>,
+    /// How long the wait lasted.
+    pub waited: Duration,
+    /// How long it was queued, estimated from the polls around its start.
+    pub queued: Option<Duration>,
+    /// How long it ran, estimated from the polls around its start and its
+    /// finish; `None` if no poll saw it running.
+    pub ran: Option<Duration>,
+}
+
+impl<'a> PollContext<'a> {
+    /// The context of a first poll of a job of `model_id` with `status`:
+    /// no time elapsed, nothing known of its run. To drive a policy in a
+    /// simulation or a test; a wait builds its own.
+    pub fn new(model_id: &'a str, status: &'a Status) -> Self {
+        Self {
+            model_id,
+            polls: 1,
+            elapsed: Duration::ZERO,
+            since_change: Duration::ZERO,
+            status,
+            running_at_least: None,
+            running_at_most: None,
+            work: None,
+        }
+    }
+
+    /// Polls made so far.
+    pub fn polls(mut self, polls: u32) -> Self {
+        self.polls = polls;
+        self
+    }
+
+    /// Time since the wait began (and, unless set after, since the status
+    /// changed).
+    pub fn elapsed(mut self, elapsed: Duration) -> Self {
+        self.elapsed = elapsed;
+        self.since_change = elapsed;
+        self
+    }
+
+    /// Time since the status last changed.
+    pub fn since_change(mut self, since_change: Duration) -> Self {
+        self.since_change = since_change;
+        self
+    }
+
+    /// How long the job has run at least and at most.
+    pub fn running(mut self, at_least: Option<Duration>, at_most: Option<Duration>) -> Self {
+        self.running_at_least = at_least;
+        self.running_at_most = at_most;
+        self
+    }
+
+    /// The work the request asked for.
+    pub fn work(mut self, work: Option<f64>) -> Self {
+        self.work = work;
+        self
+    }
+}
+
+impl<'a> FinishedJob<'a> {
+    /// A finished job of `model_id`, nothing else known: to drive a policy
+    /// in a simulation or a test; a wait reports its own.
+    pub fn new(model_id: &'a str) -> Self {
+        Self {
+            model_id,
+            work: None,
+            waited: Duration::ZERO,
+            queued: None,
+            ran: None,
+        }
+    }
+
+    /// The work it asked for.
+    pub fn work(mut self, work: Option<f64>) -> Self {
+        self.work = work;
+        self
+    }
+
+    /// How long the wait lasted.
+    pub fn waited(mut self, waited: Duration) -> Self {
+        self.waited = waited;
+        self
+    }
+
+    /// How long it was queued.
+    pub fn queued(mut self, queued: Option<Duration>) -> Self {
+        self.queued = queued;
+        self
+    }
+
+    /// How long it ran.
+    pub fn ran(mut self, ran: Option<Duration>) -> Self {
+        self.ran = ran;
+        self
+    }
 }
 
 /// Decides how long to wait before the next status poll.
 ///
 /// Implement it to plug in another schedule, for instance one that learns
 /// typical run times from earlier jobs through
-/// [`job_finished`](Self::job_finished). A policy is given to a builder by
-/// value; give it an `Arc` of your policy to keep a handle on it (for
-/// instance to save what it learned): `Arc<P>` is a policy too.
+/// [`job_finished`](Self::job_finished) (as [`LearningPolling`](crate::LearningPolling)
+/// does). A policy is given to a builder by value; give it an `Arc` of
+/// your policy to keep a handle on it (for instance to save what it
+/// learned): `Arc<P>` is a policy too.
 pub trait PollPolicy: Send + Sync + fmt::Debug {
     /// The delay before the next poll.
     fn next_delay(&self, context: &PollContext<'_>) -> Duration;
 
-    /// Called once a waited-for job completes, with how long the wait took.
-    fn job_finished(&self, _model_id: &str, _elapsed: Duration) {}
+    /// Called once a waited-for job completes.
+    fn job_finished(&self, _job: &FinishedJob<'_>) {}
 }
 
-/// The default schedule: a short first delay growing geometrically to a
-/// cap, with jitter. Quick jobs are noticed quickly; long ones cost few
-/// requests.
+/// A short first delay growing geometrically to a cap, with jitter. Quick
+/// jobs are noticed quickly; long ones cost few requests. (The default
+/// before [`LearningPolling`](crate::LearningPolling).)
 ///
 /// Its settings are checked where they are set, so no schedule can make a
 /// wait panic: a factor below 1 (or not a number) is 1, a jitter outside 0
@@ -145,8 +263,8 @@ impl<P: PollPolicy + ?Sized> PollPolicy for Arc<P> {
         (**self).next_delay(context)
     }
 
-    fn job_finished(&self, model_id: &str, elapsed: Duration) {
-        (**self).job_finished(model_id, elapsed);
+    fn job_finished(&self, job: &FinishedJob<'_>) {
+        (**self).job_finished(job);
     }
 }
 
@@ -165,13 +283,7 @@ mod tests {
     use super::*;
 
     fn context(polls: u32, status: &Status) -> PollContext<'_> {
-        PollContext {
-            model_id: "m",
-            polls,
-            elapsed: Duration::ZERO,
-            since_change: Duration::ZERO,
-            status,
-        }
+        PollContext::new("m", status).polls(polls)
     }
 
     #[test]

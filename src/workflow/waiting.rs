@@ -17,7 +17,7 @@
 //! All timing goes through `tokio::time`, so tests can run a wait on a
 //! paused clock.
 
-use super::polling::{PollContext, PollPolicy};
+use super::polling::{FinishedJob, PollContext, PollPolicy};
 use crate::error::Error;
 use crate::status::{CancelOutcome, Status};
 use futures::Stream;
@@ -161,6 +161,8 @@ pub(crate) trait Pollable: Send + Sync {
     fn request_id(&self) -> &str;
     /// The job's model.
     fn model_id(&self) -> &str;
+    /// How much work the job asked for, in the model's price units.
+    fn work(&self) -> Option<f64>;
     /// One status call.
     fn poll_status(&self) -> impl Future<Output = Result<Status, Error>> + Send;
     /// The result of a completed job (or the error of a failed one).
@@ -181,6 +183,68 @@ struct Waiter<P: Pollable> {
     last: Option<Status>,
     last_retry_after: Option<Duration>,
     done: bool,
+    timeline: Timeline,
+}
+
+/// When polls saw the job queued and running: the bounds of its start and
+/// finish.
+#[derive(Debug, Clone, Copy)]
+struct Timeline {
+    /// The last poll that saw it queued (else the wait's start).
+    last_queued: Instant,
+    first_running: Option<Instant>,
+    last_running: Option<Instant>,
+}
+
+impl Timeline {
+    fn new(started: Instant) -> Self {
+        Self {
+            last_queued: started,
+            first_running: None,
+            last_running: None,
+        }
+    }
+
+    fn saw(&mut self, status: &Status, at: Instant) {
+        match status {
+            Status::InQueue { .. } => self.last_queued = at,
+            Status::InProgress | Status::Unknown { .. } => {
+                self.first_running.get_or_insert(at);
+                self.last_running = Some(at);
+            }
+            _ => {}
+        }
+    }
+
+    /// (at least, at most) how long the job has run, once seen running.
+    fn running(&self, now: Instant) -> (Option<Duration>, Option<Duration>) {
+        match self.first_running {
+            Some(first) => (
+                Some(now.saturating_duration_since(first)),
+                Some(now.saturating_duration_since(self.last_queued)),
+            ),
+            None => (None, None),
+        }
+    }
+
+    /// (queued, ran), estimated at the midpoints of the bounds of its start
+    /// and finish, the finish seen at `completed`.
+    fn estimate(
+        &self,
+        started: Instant,
+        completed: Instant,
+    ) -> (Option<Duration>, Option<Duration>) {
+        let Some(first_running) = self.first_running else {
+            return (None, None);
+        };
+        let midpoint = |a: Instant, b: Instant| a + b.saturating_duration_since(a) / 2;
+        let start = midpoint(self.last_queued, first_running);
+        let finish = midpoint(self.last_running.unwrap_or(first_running), completed);
+        (
+            Some(start.saturating_duration_since(started)),
+            Some(finish.saturating_duration_since(start)),
+        )
+    }
 }
 
 impl<P: Pollable> Waiter<P> {
@@ -191,6 +255,7 @@ impl<P: Pollable> Waiter<P> {
         loop {
             if self.polls > 0 {
                 let retry_after = self.last_retry_after.take();
+                let (running_at_least, running_at_most) = self.timeline.running(Instant::now());
                 let context = PollContext {
                     model_id: self.job.model_id(),
                     polls: self.polls,
@@ -200,6 +265,9 @@ impl<P: Pollable> Waiter<P> {
                         .last
                         .as_ref()
                         .unwrap_or(&Status::InQueue { position: None }),
+                    running_at_least,
+                    running_at_most,
+                    work: self.job.work(),
                 };
                 let mut delay = self.policy.next_delay(&context);
                 if let Some(asked) = retry_after {
@@ -227,6 +295,7 @@ impl<P: Pollable> Waiter<P> {
             match polled {
                 Ok(status) => {
                     self.errors = 0;
+                    self.timeline.saw(&status, Instant::now());
                     let changed = self.last.as_ref() != Some(&status);
                     if changed {
                         self.changed_at = Instant::now();
@@ -245,10 +314,17 @@ impl<P: Pollable> Waiter<P> {
                         }
                     }
                     if status.is_terminal() {
+                        let completed = Instant::now();
                         let outcome = self.job.finish(status.clone()).await;
                         if status == Status::Completed && outcome.is_ok() {
-                            self.policy
-                                .job_finished(self.job.model_id(), self.started.elapsed());
+                            let (queued, ran) = self.timeline.estimate(self.started, completed);
+                            self.policy.job_finished(&FinishedJob {
+                                model_id: self.job.model_id(),
+                                work: self.job.work(),
+                                waited: completed.saturating_duration_since(self.started),
+                                queued,
+                                ran,
+                            });
                         }
                         return Some(self.finish_with(outcome));
                     }
@@ -315,6 +391,7 @@ where
         last: None,
         last_retry_after: None,
         done: false,
+        timeline: Timeline::new(now),
     };
     futures::stream::unfold(waiter, |mut waiter| async move {
         let event = waiter.next_event().await?;
@@ -387,6 +464,10 @@ mod tests {
 
         fn model_id(&self) -> &str {
             "test/model"
+        }
+
+        fn work(&self) -> Option<f64> {
+            Some(5.0)
         }
 
         async fn poll_status(&self) -> Result<Status, Error> {
@@ -739,9 +820,19 @@ mod tests {
         assert_eq!(started.elapsed(), Duration::from_secs(60));
     }
 
+    /// What a policy was told about one finished job: model id, work,
+    /// waited, queued and ran.
+    type Seen = (
+        String,
+        Option<f64>,
+        Duration,
+        Option<Duration>,
+        Option<Duration>,
+    );
+
     #[derive(Debug, Default)]
     struct Learning {
-        finished: Mutex<Vec<(String, Duration)>>,
+        finished: Mutex<Vec<Seen>>,
     }
 
     impl PollPolicy for Learning {
@@ -749,18 +840,27 @@ mod tests {
             Duration::from_secs(1)
         }
 
-        fn job_finished(&self, model_id: &str, elapsed: Duration) {
-            self.finished
-                .lock()
-                .expect("lock")
-                .push((model_id.to_string(), elapsed));
+        fn job_finished(&self, job: &FinishedJob<'_>) {
+            self.finished.lock().expect("lock").push((
+                job.model_id.to_string(),
+                job.work,
+                job.waited,
+                job.queued,
+                job.ran,
+            ));
         }
     }
 
     #[tokio::test(start_paused = true)]
-    async fn a_policy_can_learn_from_finished_jobs() {
+    async fn a_policy_learns_queue_and_run_times_from_finished_jobs() {
         let learning = Arc::new(Learning::default());
-        let mut script = running(3);
+        // Polled every second: queued at 0 and 1 s, running at 2, 3, 4 s,
+        // completed at 5 s.
+        let mut script = vec![
+            Ok(Status::InQueue { position: Some(0) }),
+            Ok(Status::InQueue { position: Some(0) }),
+        ];
+        script.extend(running(3));
         script.push(Ok(Status::Completed));
         wait(
             Scripted::new(script),
@@ -769,9 +869,17 @@ mod tests {
         )
         .await
         .expect("completes");
+        let finished = learning.finished.lock().expect("lock").clone();
         assert_eq!(
-            *learning.finished.lock().expect("lock"),
-            [("test/model".to_string(), Duration::from_secs(3))]
+            finished,
+            [(
+                "test/model".to_string(),
+                Some(5.0),
+                Duration::from_secs(5),
+                // Started between 1 s and 2 s, finished between 4 s and 5 s.
+                Some(Duration::from_millis(1500)),
+                Some(Duration::from_secs(3)),
+            )]
         );
     }
 }

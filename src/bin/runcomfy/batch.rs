@@ -76,7 +76,8 @@ pub async fn run(global: &Global, args: BatchArgs) -> Result<(), Failure> {
         });
     }
 
-    let ctx = Context::new(global).await?;
+    // Polling starts from what earlier runs learned.
+    let ctx = Context::starting_from(global, journal.learned()).await?;
     if let Some(cap) = args.max_cost {
         check_cost(&ctx, &journal.lines()?, cap).await?;
     }
@@ -127,6 +128,9 @@ pub async fn run(global: &Global, args: BatchArgs) -> Result<(), Failure> {
     }
     while tasks.join_next().await.is_some() {}
     listener.abort();
+    if let Some(learning) = &work.ctx.learning {
+        journal.save_learned(&learning.learned())?;
+    }
     work.progress.finish();
     let lines = journal.lines()?;
     let interrupted = stop.is_cancelled();
@@ -399,6 +403,13 @@ impl Work {
         match self.download(number, &result).await {
             Ok(files) => {
                 self.journal.mark_done(number, result.cost, &files)?;
+                // Now and then, what polling learned, so a killed run
+                // still leaves most of it.
+                if number.is_multiple_of(16)
+                    && let Some(learning) = &self.ctx.learning
+                {
+                    self.journal.save_learned(&learning.learned())?;
+                }
                 self.progress.say(
                     number,
                     format!(

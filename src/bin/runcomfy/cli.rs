@@ -43,6 +43,20 @@ pub struct Global {
     /// How many times faster than real time the --emulator runs.
     #[arg(long, global = true, default_value_t = 20.0, hide_short_help = true)]
     pub emulator_time_scale: f64,
+    /// Poll every this many seconds instead of the learning schedule
+    /// (RunComfy's own CLI polls every 2 s).
+    #[arg(long, global = true, value_name = "SECONDS", value_parser = parse_poll_secs)]
+    pub poll_secs: Option<std::time::Duration>,
+}
+
+fn parse_poll_secs(text: &str) -> Result<std::time::Duration, String> {
+    let secs: f64 = text
+        .parse()
+        .map_err(|_| format!("{text:?} is not a number of seconds"))?;
+    if !(0.01..=3600.0).contains(&secs) {
+        return Err("between 0.01 and 3600 seconds".into());
+    }
+    Ok(std::time::Duration::from_secs_f64(secs))
 }
 
 #[derive(Debug, Subcommand)]

@@ -11,9 +11,13 @@ use crate::{batch, schema_args, schema_cmd, submit};
 use clap::ArgMatches;
 use futures::StreamExt;
 use runcomfy::emulator::{Emulator, EmulatorConfig, RunTime};
-use runcomfy::{Client, DynamicModel, Error, ModelDescriptor, ModelQuery, WaitOptions};
+use runcomfy::{
+    Client, ClientBuilder, DynamicModel, Error, FixedPolling, LearningPolling, ModelDescriptor,
+    ModelQuery, PollPolicy, WaitOptions,
+};
 use serde_json::{Value, json};
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Where a command runs, and how it speaks.
@@ -23,6 +27,9 @@ pub struct Context {
     /// What a printed resume command needs before `runcomfy` (the base
     /// URL when it is not RunComfy's).
     pub resume_prefix: String,
+    /// The learning schedule, where one is used: the batch saves what it
+    /// learned.
+    pub learning: Option<Arc<LearningPolling>>,
     /// Kept alive while the command runs (`--emulator`).
     _emulator: Option<Emulator>,
 }
@@ -31,6 +38,15 @@ impl Context {
     /// RunComfy (token from `RUNCOMFY_TOKEN`), or an emulator started here
     /// with `--emulator`.
     pub async fn new(global: &Global) -> Result<Self, Failure> {
+        Self::starting_from(global, runcomfy::LearnedTimes::default()).await
+    }
+
+    /// As [`new`](Self::new), the learning schedule starting from what an
+    /// earlier run learned.
+    pub async fn starting_from(
+        global: &Global,
+        learned: runcomfy::LearnedTimes,
+    ) -> Result<Self, Failure> {
         let out = Output { json: global.json };
         if global.emulator {
             // A new seed each run: new request ids, so new file names.
@@ -52,19 +68,38 @@ impl Context {
                 "using a local emulator at {} (no token, no cost)",
                 emulator.base_url()
             ));
-            let client = Client::builder()
-                .token(emulator.token())
-                .base_url(emulator.base_url())
-                .include_cost(true)
-                .build()?;
+            let client = with_polling(
+                Client::builder()
+                    .token(emulator.token())
+                    .base_url(emulator.base_url()),
+                global,
+                // Its clock runs fast: the learning schedule expects
+                // RunComfy's real run times.
+                || Arc::new(runcomfy::BackoffPolling::default()),
+            )
+            .include_cost(true)
+            .build()?;
             return Ok(Self {
                 client,
                 out,
                 resume_prefix: "(the in-process emulator has stopped) ".into(),
+                learning: None,
                 _emulator: Some(emulator),
             });
         }
-        let client = Client::builder().from_env()?.include_cost(true).build()?;
+        let learning = global
+            .poll_secs
+            .is_none()
+            .then(|| Arc::new(LearningPolling::with_learned(learned)));
+        let shared = learning.clone();
+        let client = with_polling(Client::builder().from_env()?, global, move || {
+            shared.map_or_else(
+                || Arc::new(LearningPolling::default()) as Arc<dyn PollPolicy>,
+                |policy| policy as Arc<dyn PollPolicy>,
+            )
+        })
+        .include_cost(true)
+        .build()?;
         let resume_prefix = if client.base_url() == runcomfy::DEFAULT_BASE_URL {
             String::new()
         } else {
@@ -74,8 +109,21 @@ impl Context {
             client,
             out,
             resume_prefix,
+            learning,
             _emulator: None,
         })
+    }
+}
+
+/// The polling schedule: `--poll-secs`, else `default`.
+pub fn with_polling(
+    builder: ClientBuilder,
+    global: &Global,
+    default: impl FnOnce() -> Arc<dyn PollPolicy>,
+) -> ClientBuilder {
+    match global.poll_secs {
+        Some(every) => builder.poll_policy(FixedPolling(every)),
+        None => builder.poll_policy(default()),
     }
 }
 

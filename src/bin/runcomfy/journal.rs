@@ -123,7 +123,8 @@ impl Journal {
                 files TEXT NOT NULL DEFAULT '[]',
                 updated_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
             );
-            CREATE TABLE IF NOT EXISTS batch (key TEXT PRIMARY KEY, value TEXT NOT NULL);",
+            CREATE TABLE IF NOT EXISTS batch (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+            CREATE TABLE IF NOT EXISTS learned (id INTEGER PRIMARY KEY CHECK (id = 1), times TEXT NOT NULL);",
         )?;
         Ok(Self { db: Mutex::new(db) })
     }
@@ -274,6 +275,28 @@ impl Journal {
             "state = 'done', error = NULL, cost = ?2, files = ?3",
             &[&cost, &files],
         )
+    }
+
+    /// What the polling schedule learned in earlier runs (run times per
+    /// model), so that this run starts warm.
+    pub fn learned(&self) -> runcomfy::LearnedTimes {
+        let db = self.db();
+        db.query_row("SELECT times FROM learned WHERE id = 1", [], |r| {
+            r.get::<_, String>(0)
+        })
+        .ok()
+        .and_then(|text| serde_json::from_str(&text).ok())
+        .unwrap_or_default()
+    }
+
+    /// Keeps what the polling schedule learned for the next run.
+    pub fn save_learned(&self, learned: &runcomfy::LearnedTimes) -> Result<(), JournalError> {
+        let text = serde_json::to_string(learned).map_err(|e| JournalError(e.to_string()))?;
+        self.db().execute(
+            "INSERT INTO learned (id, times) VALUES (1, ?1) ON CONFLICT(id) DO UPDATE SET times = excluded.times",
+            [text],
+        )?;
+        Ok(())
     }
 
     /// Lines left `submitting` by a run that stopped: they may have been
