@@ -897,3 +897,44 @@ async fn the_token_is_not_sent_through_an_api_redirect() {
         "the token reached another host"
     );
 }
+
+#[tokio::test]
+async fn many_concurrent_calls_share_the_clients_capped_connections() {
+    use common::proxy::CountingProxy;
+    let emulator = Emulator::start(fast()).await.expect("starts");
+    let proxy = CountingProxy::start(emulator.api_addr()).await;
+    let cap = 4;
+    let client = Client::builder()
+        .token(emulator.token())
+        .base_url(proxy.base_url())
+        .retry(fast_retry())
+        .max_concurrent_requests(cap)
+        .build()
+        .expect("client builds");
+    let id = client
+        .submit(&fox())
+        .await
+        .expect("accepted")
+        .request_id()
+        .to_string();
+    let job = client.job::<TextToVideo>(&id).expect("a valid id");
+    // Each status answer comes late, so that without the cap all 64 calls
+    // would be on the wire at once, each on its own connection.
+    let calls = 64;
+    emulator
+        .fail_next(Endpoint::Status, calls, Fault::Latency { millis: 20 })
+        .expect("a latency fault");
+    let statuses = futures::future::join_all((0..calls).map(|_| job.status())).await;
+    assert!(statuses.iter().all(Result::is_ok), "{statuses:?}");
+    // At most `cap` requests were on the wire at once; a connection on its
+    // way back to the pool may be passed over for a new one, so allow
+    // twice that, far below one per call.
+    let most = proxy.most_open();
+    assert!(most <= 2 * cap as u64, "{most} connections open at once");
+    assert!(
+        proxy.accepted() <= 2 * cap as u64,
+        "{} connections",
+        proxy.accepted()
+    );
+    assert_eq!(emulator.counters().requests.status, calls);
+}

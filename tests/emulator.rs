@@ -826,3 +826,35 @@ async fn faults_are_scriptable_over_http() {
         .expect("answers");
     assert_eq!(cleared.status(), 204);
 }
+
+#[tokio::test]
+async fn a_rate_limit_answers_429_with_retry_after_beyond_its_burst() {
+    let emulator = Emulator::start(fast().rate_limit(0.5, 3))
+        .await
+        .expect("starts");
+    let api = Api::new(&emulator);
+    let mut statuses = Vec::new();
+    let mut retry_after = None;
+    for _ in 0..5 {
+        let response = api
+            .call(
+                reqwest::Method::GET,
+                "/v1/requests/00000000-0000-4000-8000-000000000000/status",
+            )
+            .await
+            .expect("answered");
+        statuses.push(response.status().as_u16());
+        if response.status() == 429 {
+            retry_after = response
+                .headers()
+                .get("retry-after")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string);
+        }
+    }
+    // A burst of 3, then one token per 2 s: the 4th and 5th calls wait.
+    assert!(statuses[..3].iter().all(|s| *s != 429), "{statuses:?}");
+    assert_eq!(&statuses[3..], &[429, 429]);
+    assert_eq!(retry_after.as_deref(), Some("2"));
+    assert_eq!(emulator.counters().rate_limited, 2);
+}

@@ -68,6 +68,15 @@ pub struct EmulatorConfig {
     pub(crate) served_input_schemas: HashMap<String, serde_json::Value>,
     pub(crate) max_connections: usize,
     pub(crate) header_read_timeout: Duration,
+    pub(crate) rate_limit: Option<RateLimit>,
+}
+
+/// A limit on API requests per second, as a token bucket: `burst`
+/// requests at once, refilled at `per_second`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct RateLimit {
+    pub(crate) per_second: f64,
+    pub(crate) burst: f64,
 }
 
 impl Default for EmulatorConfig {
@@ -88,6 +97,7 @@ impl Default for EmulatorConfig {
             served_input_schemas: HashMap::new(),
             max_connections: 1024,
             header_read_timeout: Duration::from_secs(10),
+            rate_limit: None,
         }
     }
 }
@@ -187,6 +197,18 @@ impl EmulatorConfig {
     /// it is closed (default 10 s).
     pub fn header_read_timeout(mut self, timeout: Duration) -> Self {
         self.header_read_timeout = timeout;
+        self
+    }
+
+    /// Answer API requests beyond `per_second` (with bursts of up to
+    /// `burst` at once) with 429 and a `Retry-After`, like a rate-limited
+    /// account; none by default. File downloads are not limited. A rate
+    /// that is not positive and finite means no limit.
+    pub fn rate_limit(mut self, per_second: f64, burst: u32) -> Self {
+        self.rate_limit = (per_second.is_finite() && per_second > 0.0).then_some(RateLimit {
+            per_second,
+            burst: f64::from(burst.max(1)),
+        });
         self
     }
 

@@ -3,6 +3,7 @@
 
 use super::LockOrRecover;
 use super::SharedState;
+use super::config::RateLimit;
 use super::contract::error_response;
 use super::faults::classify;
 use super::faults::{Endpoint, Fault};
@@ -20,6 +21,53 @@ use std::time::Duration;
 #[derive(Debug, Clone)]
 pub(super) struct InjectedFault(pub(super) Fault);
 
+/// The configured rate limit's token bucket (no limit: always a token).
+#[derive(Debug)]
+pub(super) struct Bucket {
+    limit: Option<RateLimit>,
+    tokens: f64,
+    refilled: std::time::Instant,
+}
+
+impl Bucket {
+    pub(super) fn new(limit: Option<RateLimit>) -> Self {
+        Self {
+            tokens: limit.map_or(0.0, |l| l.burst),
+            limit,
+            refilled: std::time::Instant::now(),
+        }
+    }
+
+    /// Takes a token; without one, how long until there is one.
+    fn take(&mut self) -> Option<Duration> {
+        let limit = self.limit?;
+        let now = std::time::Instant::now();
+        let refill = now.duration_since(self.refilled).as_secs_f64() * limit.per_second;
+        self.tokens = (self.tokens + refill).min(limit.burst);
+        self.refilled = now;
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            None
+        } else {
+            Some(Duration::from_secs_f64(
+                ((1.0 - self.tokens) / limit.per_second).min(86_400.0),
+            ))
+        }
+    }
+}
+
+fn too_many_requests(retry_after_secs: u64) -> Response {
+    let mut response = error_response(
+        StatusCode::TOO_MANY_REQUESTS,
+        None,
+        "rate limit exceeded, retry later",
+    );
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
+    response
+}
+
 pub(super) async fn inject_faults(
     State(shared): SharedState,
     mut request: Request,
@@ -29,6 +77,12 @@ pub(super) async fn inject_faults(
         return next.run(request).await;
     };
     shared.counters.requests[endpoint as usize].fetch_add(1, Ordering::Relaxed);
+    if endpoint != Endpoint::File {
+        if let Some(wait) = shared.bucket.lock_or_recover().take() {
+            shared.counters.rate_limited.fetch_add(1, Ordering::Relaxed);
+            return too_many_requests(wait.as_secs_f64().ceil().max(1.0) as u64);
+        }
+    }
     let fault = {
         let mut rng = shared.rng.lock_or_recover();
         shared.faults.lock_or_recover().take(endpoint, &mut rng)
@@ -45,17 +99,7 @@ pub(super) async fn inject_faults(
             tokio::time::sleep(Duration::from_millis(millis)).await;
             response
         }
-        Fault::RateLimited { retry_after_secs } => {
-            let mut response = error_response(
-                StatusCode::TOO_MANY_REQUESTS,
-                None,
-                "rate limit exceeded, retry later",
-            );
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
-            response
-        }
+        Fault::RateLimited { retry_after_secs } => too_many_requests(retry_after_secs),
         Fault::HttpError { status } => {
             let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
             if status == StatusCode::INTERNAL_SERVER_ERROR {

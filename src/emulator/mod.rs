@@ -129,6 +129,10 @@ pub struct Counters {
     pub duplicate_submits: u64,
     /// Faults injected per endpoint.
     pub faults_injected: RequestCounts,
+    /// API requests answered 429 by the configured
+    /// [`rate_limit`](EmulatorConfig::rate_limit) (scripted 429s not
+    /// included).
+    pub rate_limited: u64,
 }
 
 /// A job the emulator holds, as [`Emulator::jobs`] reports it.
@@ -177,6 +181,7 @@ struct CounterCells {
     unauthorized: AtomicU64,
     duplicate_submits: AtomicU64,
     faults_injected: [AtomicU64; Endpoint::ALL.len()],
+    rate_limited: AtomicU64,
 }
 
 /// State shared by the servers, the handlers and the job tasks.
@@ -187,6 +192,7 @@ struct Shared {
     workers: Arc<Semaphore>,
     faults: Mutex<FaultPlan>,
     rng: Mutex<fastrand::Rng>,
+    bucket: Mutex<inject::Bucket>,
     counters: CounterCells,
     api_base: String,
     files_base: String,
@@ -354,6 +360,7 @@ impl Shared {
         Arc::new(Shared {
             workers: Arc::new(Semaphore::new(config.workers)),
             rng: Mutex::new(fastrand::Rng::with_seed(config.seed)),
+            bucket: Mutex::new(inject::Bucket::new(config.rate_limit)),
             config,
             store: Mutex::default(),
             faults: Mutex::default(),
@@ -389,6 +396,7 @@ impl Shared {
                 .file_requests_with_authorization
                 .load(Ordering::Relaxed),
             unauthorized: self.counters.unauthorized.load(Ordering::Relaxed),
+            rate_limited: self.counters.rate_limited.load(Ordering::Relaxed),
         }
     }
 

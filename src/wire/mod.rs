@@ -30,6 +30,9 @@ pub struct ApiContext {
     pub(crate) token: SecretString,
     pub(crate) origin: reqwest::Url,
     pub(crate) retry: RetryPolicy,
+    /// One permit per API request on the wire
+    /// ([`max_concurrent_requests`](crate::ClientBuilder::max_concurrent_requests)).
+    pub(crate) in_flight: std::sync::Arc<tokio::sync::Semaphore>,
 }
 
 impl ClientHooks<ApiContext> for api::Client {
@@ -142,6 +145,7 @@ mod tests {
             token: SecretString::from("sk-very-secret"),
             origin: reqwest::Url::parse("https://model-api.runcomfy.net").expect("URL"),
             retry: RetryPolicy::default(),
+            in_flight: std::sync::Arc::new(tokio::sync::Semaphore::new(1)),
         };
         assert!(!format!("{context:?}").contains("sk-very-secret"));
     }

@@ -186,11 +186,15 @@ pub(crate) async fn execute(
     let mut attempts = 0u32;
     loop {
         attempts = attempts.saturating_add(1);
+        // The client's cap on requests in flight: held for one try, not
+        // across the wait before a retry. The semaphore is never closed.
+        let permit = context.in_flight.acquire().await.ok();
         // Bodies here are JSON in memory, so a copy is always possible.
         let outcome = match request.try_clone() {
             Some(copy) => send_and_read(http, copy, &context.token).await,
             None => return http.execute(request).await,
         };
+        drop(permit);
         let attempt = match &outcome {
             Err(error) => Attempt::Failed {
                 connect: error.is_connect(),

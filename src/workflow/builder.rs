@@ -57,6 +57,7 @@ pub struct ClientBuilder {
     downloads: DownloadPolicy,
     download_read_timeout: Duration,
     include_cost: bool,
+    max_concurrent_requests: usize,
 }
 
 impl fmt::Debug for ClientBuilder {
@@ -70,6 +71,7 @@ impl fmt::Debug for ClientBuilder {
             .field("wait", &self.wait)
             .field("downloads", &self.downloads)
             .field("include_cost", &self.include_cost)
+            .field("max_concurrent_requests", &self.max_concurrent_requests)
             .finish_non_exhaustive()
     }
 }
@@ -89,7 +91,31 @@ impl Default for ClientBuilder {
             downloads: DownloadPolicy::default(),
             download_read_timeout: Duration::from_secs(60),
             include_cost: false,
+            max_concurrent_requests: ClientBuilder::DEFAULT_MAX_CONCURRENT_REQUESTS,
         }
+    }
+}
+
+impl ClientBuilder {
+    /// API requests one client has in flight at once unless told
+    /// otherwise.
+    pub const DEFAULT_MAX_CONCURRENT_REQUESTS: usize = 32;
+
+    /// The most API requests (submit, status, result, cancel, model info)
+    /// this client has in flight at once; more wait their turn, first
+    /// come first served. Default
+    /// [`DEFAULT_MAX_CONCURRENT_REQUESTS`](Self::DEFAULT_MAX_CONCURRENT_REQUESTS)
+    /// (32); at least 1.
+    ///
+    /// The cap is what lets a thousand concurrent jobs share a few dozen
+    /// reused connections instead of opening one per request in a burst
+    /// (and drawing 429s): the client keeps at most this many idle
+    /// connections to the API. A try holds its place only while it is on
+    /// the wire: retries wait for their turn again, and waiting between
+    /// polls holds nothing. Downloads are not counted.
+    pub fn max_concurrent_requests(mut self, requests: usize) -> Self {
+        self.max_concurrent_requests = requests.clamp(1, tokio::sync::Semaphore::MAX_PERMITS);
+        self
     }
 }
 
@@ -245,6 +271,7 @@ impl ClientBuilder {
                 .connect_timeout(self.connect_timeout)
                 // The API does not redirect; never carry the token elsewhere.
                 .redirect(reqwest::redirect::Policy::none())
+                .pool_max_idle_per_host(self.max_concurrent_requests)
                 .build()
                 .map_err(|source| ConfigError::HttpClient {
                     purpose: "API",
@@ -265,6 +292,7 @@ impl ClientBuilder {
             token,
             origin,
             retry: self.retry,
+            in_flight: Arc::new(tokio::sync::Semaphore::new(self.max_concurrent_requests)),
         };
         Ok(Client::from_inner(Inner {
             api: api::Client::new_with_client(&base_url, http, context),

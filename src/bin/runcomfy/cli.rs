@@ -266,6 +266,14 @@ pub struct EmulatorArgs {
     /// Seed for request ids and rate-based faults.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    /// Answer API requests beyond this many per second with 429 and a
+    /// Retry-After, like a rate-limited account (bursts of up to
+    /// --rate-limit-burst pass at once).
+    #[arg(long, value_name = "PER_SECOND")]
+    pub rate_limit: Option<f64>,
+    /// How many requests pass at once under --rate-limit.
+    #[arg(long, default_value_t = 10, requires = "rate_limit")]
+    pub rate_limit_burst: u32,
     /// Serve this published input schema for a model instead of the
     /// built-in one (MODEL_ID=FILE; repeatable), e.g. to try `schema check`.
     #[arg(long, value_name = "MODEL_ID=FILE")]

@@ -402,6 +402,9 @@ async fn emulator(global: &Global, args: &EmulatorArgs) -> Result<(), Failure> {
         .time_scale(args.time_scale)
         .seed(args.seed)
         .log_requests(!args.quiet);
+    if let Some(per_second) = args.rate_limit {
+        config = config.rate_limit(per_second, args.rate_limit_burst);
+    }
     for served in &args.serve_schema {
         let (model_id, file) = served.split_once('=').ok_or_else(|| {
             Failure::usage(format!("--serve-schema {served:?}: write MODEL_ID=FILE"))
