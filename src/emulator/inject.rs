@@ -77,11 +77,12 @@ pub(super) async fn inject_faults(
         return next.run(request).await;
     };
     shared.counters.requests[endpoint as usize].fetch_add(1, Ordering::Relaxed);
-    if endpoint != Endpoint::File {
-        if let Some(wait) = shared.bucket.lock_or_recover().take() {
-            shared.counters.rate_limited.fetch_add(1, Ordering::Relaxed);
-            return too_many_requests(wait.as_secs_f64().ceil().max(1.0) as u64);
-        }
+    let wait = (endpoint != Endpoint::File)
+        .then(|| shared.bucket.lock_or_recover().take())
+        .flatten();
+    if let Some(wait) = wait {
+        shared.counters.rate_limited.fetch_add(1, Ordering::Relaxed);
+        return too_many_requests(wait.as_secs_f64().ceil().max(1.0) as u64);
     }
     let fault = {
         let mut rng = shared.rng.lock_or_recover();
