@@ -11,10 +11,12 @@ use std::time::Duration;
 /// that grows with the work asked for, such as seconds of video), then
 /// polls around each job's expected finish.
 ///
-/// - **Queued**: every second at the head of the queue, a second more per
-///   job ahead, at most every 10 s.
+/// - **Queued**: no sooner than the job could start and finish (1 s per
+///   unit of work, at least 1.95 s; a second per job ahead), or, once the
+///   model is learned, about once per spread of its run time (its start
+///   is what the schedule is timed from); at most every 10 s.
 /// - **Running, model not yet learned** (fewer than 3 finished jobs seen):
-///   every 1.9 s, like a 2 s poller, but not before the job can have
+///   every 1.95 s, like a 2 s poller, but not before the job can have
 ///   finished: at least 1 s per unit of work (a 10 s video takes longer
 ///   than 10 s to make).
 /// - **Running, model learned**: one sparse poll (or a few, at most a
@@ -70,11 +72,13 @@ const MIN_SAMPLES: usize = 3;
 /// The interval around the expected finish: p95 detection under 1 s.
 const DENSE: f64 = 0.9;
 /// The interval while a model is not learned: the 2 s poller's detection.
-const UNLEARNED: f64 = 1.9;
+const UNLEARNED: f64 = 1.95;
 /// The dense window, in spreads either side of the expectation.
 const WINDOW: f64 = 2.5;
 /// The longest sparse wait.
 const SPARSE_MAX: f64 = 60.0;
+/// The longest wait while a job is queued.
+const QUEUE_MAX: f64 = 10.0;
 /// The longest wait once a job overruns.
 const OVERRUN_MAX: f64 = 5.0;
 /// A job runs at least this long per unit of work (seconds of video).
@@ -131,41 +135,52 @@ impl LearningPolling {
 
 impl PollPolicy for LearningPolling {
     fn next_delay(&self, context: &PollContext<'_>) -> Duration {
+        let prediction = self
+            .lock()
+            .models
+            .get(context.model_id)
+            .and_then(|samples| predict(samples, context.work));
+        // Nothing finishes sooner than this after it starts.
+        let surely = context.work.unwrap_or(0.0).max(0.0) * PRIOR_SECONDS_PER_UNIT;
         let delay = match context.status {
             Status::InQueue { position } => {
-                let ahead = position.unwrap_or(0) as f64;
-                (1.0 + ahead).min(10.0)
+                // A queued job cannot finish before it has run, so the
+                // next poll can wait that long without noticing its finish
+                // any later; but the moment it starts is what a learned
+                // model's schedule is timed from, so not beyond its
+                // spread.
+                let ahead = 1.0 + position.unwrap_or(0) as f64;
+                let wait = match prediction {
+                    Some((_, spread)) => spread.max(ahead),
+                    None => surely.max(ahead).max(UNLEARNED),
+                };
+                wait.min(QUEUE_MAX)
             }
             _ => {
-                // The longest the job may have run: the conservative clock.
-                let ran = context
+                // How long the job has run: at least since the first poll
+                // that saw it running, at most since the last that saw it
+                // queued (the wait's start if none did).
+                let ran_at_most = context
                     .running_at_most
                     .unwrap_or(context.elapsed)
                     .as_secs_f64();
-                let prediction = self
-                    .lock()
-                    .models
-                    .get(context.model_id)
-                    .and_then(|samples| predict(samples, context.work));
+                let ran_at_least = context
+                    .running_at_least
+                    .unwrap_or(Duration::ZERO)
+                    .as_secs_f64();
                 match prediction {
                     Some((expected, spread)) => {
                         let (from, to) = (expected - WINDOW * spread, expected + WINDOW * spread);
-                        if ran + DENSE < from {
-                            (from - ran).min(SPARSE_MAX)
-                        } else if ran <= to {
+                        if ran_at_most + DENSE < from {
+                            (from - ran_at_most).min(SPARSE_MAX)
+                        } else if ran_at_least <= to {
                             DENSE
                         } else {
-                            (DENSE + 0.1 * (ran - to)).min(OVERRUN_MAX)
+                            (DENSE + 0.1 * (ran_at_least - to)).min(OVERRUN_MAX)
                         }
                     }
-                    None => {
-                        let surely = context.work.unwrap_or(0.0) * PRIOR_SECONDS_PER_UNIT;
-                        if ran + UNLEARNED < surely {
-                            surely - ran
-                        } else {
-                            UNLEARNED
-                        }
-                    }
+                    None if ran_at_most + UNLEARNED < surely => surely - ran_at_most,
+                    None => UNLEARNED,
                 }
             }
         };
@@ -289,10 +304,16 @@ mod tests {
         let running = Status::InProgress;
         // A 10 s video cannot be done within 10 s: one poll waits for that.
         assert!((delay(&policy, &running, 0.0, Some(10.0)) - 10.0).abs() < 1e-9);
-        assert!((delay(&policy, &running, 10.0, Some(10.0)) - 1.9).abs() < 1e-9);
-        assert!((delay(&policy, &running, 3.0, None) - 1.9).abs() < 1e-9);
+        assert!((delay(&policy, &running, 10.0, Some(10.0)) - 1.95).abs() < 1e-9);
+        assert!((delay(&policy, &running, 3.0, None) - 1.95).abs() < 1e-9);
+        // Queued: a second per job ahead, at least 1.95 s, and no sooner
+        // than the job could have run (at most 10 s).
         let queued = Status::InQueue { position: Some(3) };
         assert!((delay(&policy, &queued, 0.0, None) - 4.0).abs() < 1e-9);
+        let head = Status::InQueue { position: Some(0) };
+        assert!((delay(&policy, &head, 0.0, None) - 1.95).abs() < 1e-9);
+        assert!((delay(&policy, &head, 0.0, Some(5.0)) - 5.0).abs() < 1e-9);
+        assert!((delay(&policy, &head, 0.0, Some(15.0)) - 10.0).abs() < 1e-9);
     }
 
     #[test]
@@ -320,6 +341,20 @@ mod tests {
         assert!(first > 55.0 && first <= 60.0, "{first}");
         // Around the expected finish: dense.
         assert!((delay(&policy, &running, 69.0, Some(10.0)) - 0.9).abs() < 1e-9);
+        // Started somewhere between 60 s and 75 s ago: dense, since it may
+        // finish any moment.
+        let uncertain = PollContext::new("m", &running)
+            .running(Some(Duration::from_secs(60)), Some(Duration::from_secs(75)))
+            .work(Some(10.0));
+        assert!((policy.next_delay(&uncertain).as_secs_f64() - 0.9).abs() < 1e-9);
+        // Queued: about once per spread.
+        let queued = delay(
+            &policy,
+            &Status::InQueue { position: Some(0) },
+            0.0,
+            Some(10.0),
+        );
+        assert!((1.0..3.0).contains(&queued), "{queued}");
         // Overrun: backing off gently, to at most 5 s.
         let late = delay(&policy, &running, 90.0, Some(10.0));
         assert!(late > 0.9 && late < 5.0, "{late}");
