@@ -41,67 +41,125 @@ impl BufferedResponse {
 pub(crate) async fn send_and_read(
     http: &reqwest::Client,
     request: reqwest::Request,
-    token: &SecretString,
+    scrubber: &Scrubber,
 ) -> reqwest::Result<BufferedResponse> {
-    use futures::StreamExt;
-    let response = http.execute(request).await?;
-    let mut builder = http::Response::builder()
-        .status(response.status())
-        .version(response.version());
-    if let Some(headers) = builder.headers_mut() {
-        *headers = response.headers().clone();
-    }
-    let mut body = Vec::new();
-    let mut stream = response.bytes_stream();
-    while let Some(chunk) = stream.next().await {
-        body.extend_from_slice(&chunk?);
-        if body.len() > MAX_ANSWER_BYTES {
+    let mut response = http.execute(request).await?;
+    // The headers are moved, not copied: the body is read through
+    // `chunk`, which does not need them.
+    let headers = std::mem::take(response.headers_mut());
+    let (status, version) = (response.status(), response.version());
+    // A small answer comes in one chunk, kept as it is; longer ones are
+    // gathered (up to the cap).
+    let mut body = bytes::Bytes::new();
+    let mut gathered: Option<Vec<u8>> = None;
+    while let Some(chunk) = response.chunk().await? {
+        let all = match gathered.as_mut() {
+            None if body.is_empty() => {
+                body = chunk;
+                continue;
+            }
+            None => gathered.insert(body.to_vec()),
+            Some(all) => all,
+        };
+        all.extend_from_slice(&chunk);
+        if all.len() > MAX_ANSWER_BYTES {
             break;
         }
     }
-    let body = scrub_secret(body, token.expose_secret());
-    Ok(BufferedResponse(
-        builder
-            .body(bytes::Bytes::from(body))
-            .expect("status, version and headers come from a valid response"),
-    ))
+    let body = match gathered {
+        Some(all) => bytes::Bytes::from(scrubber.scrub(all)),
+        None if scrubber.finds_any(&body) => bytes::Bytes::from(scrubber.scrub(body.to_vec())),
+        None => body,
+    };
+    // The URL goes along: without it, turning the answer back into a
+    // `reqwest::Response` would parse a placeholder URL every time.
+    use reqwest::ResponseBuilderExt as _;
+    let mut answer = http::Response::builder()
+        .status(status)
+        .version(version)
+        .url(response.url().clone())
+        .body(body)
+        .expect("status and version come from a valid response");
+    *answer.headers_mut() = headers;
+    Ok(BufferedResponse(answer))
 }
 
-/// `body` with every occurrence of `secret` replaced by `[REDACTED]`, in
-/// the forms a server may echo it in: as sent, JSON-escaped (also with
-/// `\/`) and percent-encoded.
-pub(crate) fn scrub_secret(body: Vec<u8>, secret: &str) -> Vec<u8> {
-    if secret.is_empty() {
-        return body;
+/// Finds and replaces the token in answers, in the forms a server may
+/// echo it in: as sent, JSON-escaped (also with `\/`) and
+/// percent-encoded. Built once per client; its `Debug` shows nothing of
+/// the token.
+#[derive(Clone)]
+pub(crate) struct Scrubber {
+    /// One searcher per form, longest form first (so that a form
+    /// containing another is replaced whole).
+    forms: std::sync::Arc<[memchr::memmem::Finder<'static>]>,
+}
+
+impl std::fmt::Debug for Scrubber {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Scrubber([REDACTED])")
     }
-    let json_escaped = serde_json::to_string(secret)
-        .map(|quoted| quoted[1..quoted.len() - 1].to_string())
-        .unwrap_or_default();
-    let slash_escaped = json_escaped.replace('/', "\\/");
-    let percent_encoded =
-        percent_encoding::utf8_percent_encode(secret, percent_encoding::NON_ALPHANUMERIC)
-            .to_string();
-    let mut forms: Vec<&str> = vec![secret, &json_escaped, &slash_escaped, &percent_encoded];
-    forms.sort_unstable();
-    forms.dedup();
-    // Longest first, so that a form containing another is replaced whole.
-    forms.sort_by_key(|form| std::cmp::Reverse(form.len()));
-    forms
-        .into_iter()
-        .filter(|form| !form.is_empty())
-        .fold(body, |body, form| {
-            replace_all(&body, form.as_bytes(), REDACTED)
-        })
 }
 
-fn replace_all(haystack: &[u8], needle: &[u8], with: &[u8]) -> Vec<u8> {
-    let finder = memchr::memmem::Finder::new(needle);
+impl Scrubber {
+    pub(crate) fn new(secret: &SecretString) -> Self {
+        Self::for_text(secret.expose_secret())
+    }
+
+    fn for_text(secret: &str) -> Self {
+        let json_escaped = serde_json::to_string(secret)
+            .map(|quoted| quoted[1..quoted.len() - 1].to_string())
+            .unwrap_or_default();
+        let slash_escaped = json_escaped.replace('/', "\\/");
+        let percent_encoded =
+            percent_encoding::utf8_percent_encode(secret, percent_encoding::NON_ALPHANUMERIC)
+                .to_string();
+        let mut forms: Vec<&str> = vec![secret, &json_escaped, &slash_escaped, &percent_encoded];
+        forms.retain(|form| !form.is_empty());
+        forms.sort_unstable();
+        forms.dedup();
+        forms.sort_by_key(|form| std::cmp::Reverse(form.len()));
+        Self {
+            forms: forms
+                .into_iter()
+                .map(|form| memchr::memmem::Finder::new(form.as_bytes()).into_owned())
+                .collect(),
+        }
+    }
+
+    /// True if `body` holds any form of the token.
+    pub(crate) fn finds_any(&self, body: &[u8]) -> bool {
+        self.forms.iter().any(|form| form.find(body).is_some())
+    }
+
+    /// `body` with every form of the token replaced by `[REDACTED]`;
+    /// `body` itself, uncopied, when it holds none.
+    pub(crate) fn scrub(&self, body: Vec<u8>) -> Vec<u8> {
+        self.forms.iter().fold(body, |body, form| {
+            if form.find(&body).is_some() {
+                replace_all(&body, form, REDACTED)
+            } else {
+                body
+            }
+        })
+    }
+}
+
+/// `body` with every occurrence of `secret` replaced by `[REDACTED]` (see
+/// [`Scrubber`]).
+#[cfg(test)]
+fn scrub_secret(body: Vec<u8>, secret: &str) -> Vec<u8> {
+    Scrubber::for_text(secret).scrub(body)
+}
+
+fn replace_all(haystack: &[u8], finder: &memchr::memmem::Finder<'_>, with: &[u8]) -> Vec<u8> {
+    let needle_len = finder.needle().len();
     let mut out = Vec::with_capacity(haystack.len());
     let mut rest = haystack;
     while let Some(at) = finder.find(rest) {
         out.extend_from_slice(&rest[..at]);
         out.extend_from_slice(with);
-        rest = &rest[at + needle.len()..];
+        rest = &rest[at + needle_len..];
     }
     out.extend_from_slice(rest);
     out

@@ -33,6 +33,8 @@ pub struct ApiContext {
     /// One permit per API request on the wire
     /// ([`max_concurrent_requests`](crate::ClientBuilder::max_concurrent_requests)).
     pub(crate) in_flight: std::sync::Arc<tokio::sync::Semaphore>,
+    /// Scrubs the token from answers.
+    pub(crate) scrubber: answer::Scrubber,
 }
 
 impl ClientHooks<ApiContext> for api::Client {
@@ -43,7 +45,7 @@ impl ClientHooks<ApiContext> for api::Client {
     ) -> Result<(), progenitor_client::Error<E>> {
         let context = self.inner();
         // The token goes to the API origin and nowhere else.
-        if request.url().origin() != context.origin.origin() {
+        if !same_origin(request.url(), &context.origin) {
             return Ok(());
         }
         // The builder refused tokens a header cannot carry.
@@ -76,6 +78,15 @@ impl ClientHooks<ApiContext> for api::Client {
             .instrument(span)
             .await
     }
+}
+
+/// Scheme, host and port equal (an `http`/`https` URL's origin), compared
+/// without building either origin.
+fn same_origin(a: &reqwest::Url, b: &reqwest::Url) -> bool {
+    matches!(a.scheme(), "http" | "https")
+        && a.scheme() == b.scheme()
+        && a.host_str() == b.host_str()
+        && a.port_or_known_default() == b.port_or_known_default()
 }
 
 /// The `Authorization` value for `token`, marked sensitive (so that `http`
@@ -146,6 +157,7 @@ mod tests {
             origin: reqwest::Url::parse("https://model-api.runcomfy.net").expect("URL"),
             retry: RetryPolicy::default(),
             in_flight: std::sync::Arc::new(tokio::sync::Semaphore::new(1)),
+            scrubber: answer::Scrubber::new(&SecretString::from("sk-very-secret")),
         };
         assert!(!format!("{context:?}").contains("sk-very-secret"));
     }

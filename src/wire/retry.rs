@@ -134,6 +134,10 @@ enum Attempt<'a> {
     },
 }
 
+/// Finds the key of an error carried in a 200 body.
+static ERROR_CODE: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+    std::sync::LazyLock::new(|| memchr::memmem::Finder::new(b"error_code"));
+
 /// The retry rule of [`RetryPolicy`]'s table.
 fn verdict(attempt: Attempt<'_>, paid: bool) -> Verdict {
     match attempt {
@@ -160,8 +164,10 @@ fn verdict(attempt: Attempt<'_>, paid: bool) -> Verdict {
             body,
             ..
         } => {
+            // Reading the whole document without keeping it is cheap; only
+            // a body that names an error code is looked into further.
             if serde_json::from_slice::<serde::de::IgnoredAny>(body).is_err()
-                || is_retryable_error_in_200(body)
+                || (ERROR_CODE.find(body).is_some() && is_retryable_error_in_200(body))
             {
                 Verdict::Retry(None)
             } else {
@@ -191,7 +197,7 @@ pub(crate) async fn execute(
         let permit = context.in_flight.acquire().await.ok();
         // Bodies here are JSON in memory, so a copy is always possible.
         let outcome = match request.try_clone() {
-            Some(copy) => send_and_read(http, copy, &context.token).await,
+            Some(copy) => send_and_read(http, copy, &context.scrubber).await,
             None => return http.execute(request).await,
         };
         drop(permit);

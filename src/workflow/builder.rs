@@ -289,6 +289,7 @@ impl ClientBuilder {
             source,
         })?;
         let context = ApiContext {
+            scrubber: crate::wire::answer::Scrubber::new(&token),
             token,
             origin,
             retry: self.retry,
