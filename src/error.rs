@@ -239,6 +239,13 @@ pub enum ConfigError {
         #[source]
         source: reqwest::Error,
     },
+    /// TLS could not be set up (the platform's certificate verifier).
+    #[error("cannot set up TLS")]
+    Tls {
+        /// What rustls or the platform verifier said.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     /// The generated client could not build a request from the arguments
     /// given (its message is kept).
     #[error("the request cannot be built: {reason}")]

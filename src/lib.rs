@@ -11,6 +11,7 @@ mod multi_shot;
 mod pricing;
 mod quote;
 mod status;
+mod tls;
 mod validation;
 mod wire;
 mod workflow;
@@ -22,6 +23,7 @@ pub use model::{DynamicModel, JobModel, Model, ModelDescriptor, ModelInput};
 pub use multi_shot::MultiShot;
 pub use pricing::CostEstimate;
 pub use status::{CancelOutcome, Status};
+pub use tls::http_client_builder;
 pub use validation::{Rule, Validate, ValidationError, Violation};
 pub use wire::RetryPolicy;
 pub use workflow::builder::{

@@ -15,7 +15,7 @@ async fn a_missing_or_wrong_token_gets_401_with_runcomfy_error_body() {
     let emulator = Emulator::start(fast().token("secret"))
         .await
         .expect("starts");
-    let http = reqwest::Client::new();
+    let http = common::http();
     let url = format!("{}/v1/requests/x/status", emulator.base_url());
     for request in [
         http.get(&url),
@@ -181,7 +181,7 @@ async fn jobs_queue_run_and_complete_with_a_playable_video() {
             emulator.base_url(),
             "files come from another host"
         );
-        let response = reqwest::get(url).await.expect("download");
+        let response = common::http().get(url).send().await.expect("download");
         assert_eq!(response.status(), 200);
         assert_eq!(response.headers()["content-type"], "video/mp4");
         let bytes = response.bytes().await.expect("body");
@@ -475,7 +475,7 @@ async fn finished_jobs_expire_beyond_the_retention_limit() {
 async fn files_honour_range_requests() {
     let emulator = Emulator::start(fast()).await.expect("starts");
     let (url, whole) = Api::new(&emulator).finished_video().await;
-    let http = reqwest::Client::new();
+    let http = common::http();
     let part = http
         .get(&url)
         .header("Range", "bytes=100-199")
@@ -724,7 +724,11 @@ async fn downloads_can_stop_half_way_or_ignore_range() {
     emulator
         .fail_next(Endpoint::File, 1, Fault::StopHalfway)
         .expect("applies");
-    let response = reqwest::get(&url).await.expect("headers arrive");
+    let response = common::http()
+        .get(&url)
+        .send()
+        .await
+        .expect("headers arrive");
     assert_eq!(response.content_length(), Some(whole.len() as u64));
     let mut stream = response.bytes_stream();
     let mut received = 0;
@@ -741,7 +745,7 @@ async fn downloads_can_stop_half_way_or_ignore_range() {
     emulator
         .fail_next(Endpoint::File, 1, Fault::IgnoreRange)
         .expect("applies");
-    let response = reqwest::Client::new()
+    let response = common::http()
         .get(&url)
         .header("Range", "bytes=100-")
         .send()
@@ -782,7 +786,7 @@ async fn rate_based_faults_are_seeded_and_cleared() {
 async fn faults_are_scriptable_over_http() {
     let emulator = Emulator::start(fast()).await.expect("starts");
     let api = Api::new(&emulator);
-    let http = reqwest::Client::new();
+    let http = common::http();
     let script =
         json!({"endpoint": "status", "fault": {"type": "http_error", "status": 503}, "count": 1});
     let added = http

@@ -13,7 +13,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 #[tokio::test]
 async fn fault_scripts_beyond_their_bounds_are_refused_with_400() {
     let emulator = Emulator::start(fast()).await.expect("starts");
-    let http = reqwest::Client::new();
+    let http = common::http();
     let url = format!("{}/_emulator/faults", emulator.base_url());
     for script in [
         json!({"endpoint": "status", "fault": {"type": "malformed_json"}, "count": 1_000_000_000_000u64}),
@@ -102,7 +102,9 @@ async fn connections_that_never_finish_their_headers_are_closed_and_capped() {
 #[tokio::test]
 async fn admin_routes_need_the_token_off_loopback() {
     let local = Emulator::start(fast()).await.expect("starts");
-    let open = reqwest::get(format!("{}/_emulator/counters", local.base_url()))
+    let open = common::http()
+        .get(format!("{}/_emulator/counters", local.base_url()))
+        .send()
         .await
         .expect("answers");
     assert_eq!(open.status(), 200, "loopback: no token needed");
@@ -116,7 +118,7 @@ async fn admin_routes_need_the_token_off_loopback() {
     )
     .await
     .expect("starts");
-    let http = reqwest::Client::new();
+    let http = common::http();
     let counters = format!("{}/_emulator/counters", exposed.base_url());
     let faults = format!("{}/_emulator/faults", exposed.base_url());
     assert_eq!(
@@ -205,7 +207,10 @@ async fn out_of_file_descriptors_the_accept_loop_backs_off_and_recovers() {
     // Descriptors free again: it serves.
     let mut served = false;
     for _ in 0..100 {
-        if let Ok(response) = reqwest::get(format!("{base}/_emulator/counters")).await
+        if let Ok(response) = common::http()
+            .get(format!("{base}/_emulator/counters"))
+            .send()
+            .await
             && response.status() == 200
         {
             served = true;

@@ -536,7 +536,9 @@ async fn through_the_batch(lines: usize) {
         }
     }
     let report = batch_report(&emulator, dir.path());
-    let jobs: Vec<Value> = reqwest::get(format!("{}/_emulator/jobs", emulator.base))
+    let jobs: Vec<Value> = common::http()
+        .get(format!("{}/_emulator/jobs", emulator.base))
+        .send()
         .await
         .expect("jobs")
         .json()

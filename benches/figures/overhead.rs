@@ -31,7 +31,10 @@ pub async fn run(report: &mut Report, smoke: bool) {
     let id = job.request_id().to_string();
     job.wait().await.expect("completes");
     let job = client.job::<TextToVideo>(&id).expect("an id");
-    let bare = reqwest::Client::new();
+    let bare = runcomfy::http_client_builder()
+        .expect("TLS")
+        .build()
+        .expect("client");
     let url = format!("{}/v1/requests/{id}/status", emulator.base_url());
     let token = emulator.token().to_string();
 
@@ -97,7 +100,7 @@ pub async fn run(report: &mut Report, smoke: bool) {
         "Overhead per status call",
         &format!(
             "{calls} sequential `Job::status` calls against the emulator on loopback, against \
-             the same GET made with bare reqwest 0.13 (`Client::new()`, bearer header, \
+             the same GET made with bare reqwest 0.13 (default builder, bearer header, \
              `json()` into a three-field struct); {rounds} interleaved rounds, medians."
         ),
     );

@@ -18,10 +18,6 @@ impl Report {
         }
     }
 
-    pub fn smoke(&self) -> bool {
-        self.smoke
-    }
-
     /// Starts a section of the details.
     pub fn section(&mut self, title: &str, text: &str) {
         let block = format!("\n## {title}\n\n{text}\n\n");

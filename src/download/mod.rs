@@ -294,8 +294,9 @@ impl Downloader {
         connect_timeout: Duration,
         read_timeout: Duration,
         user_agent: &str,
+        tls: reqwest::ClientBuilder,
     ) -> reqwest::Result<Self> {
-        let http = reqwest::Client::builder()
+        let http = tls
             .user_agent(user_agent)
             .connect_timeout(connect_timeout)
             .read_timeout(read_timeout)

@@ -265,7 +265,7 @@ impl ClientBuilder {
         }
         let http = match self.http {
             Some(http) => http,
-            None => reqwest::Client::builder()
+            None => crate::tls::http_client_builder()?
                 .user_agent(&self.user_agent)
                 .timeout(self.request_timeout)
                 .connect_timeout(self.connect_timeout)
@@ -283,6 +283,7 @@ impl ClientBuilder {
             self.connect_timeout,
             self.download_read_timeout,
             &self.user_agent,
+            crate::tls::http_client_builder()?,
         )
         .map_err(|source| ConfigError::HttpClient {
             purpose: "download",

@@ -18,7 +18,9 @@ pub const LIMIT: Duration = Duration::from_secs(10);
 
 /// The body of a URL, in full.
 pub async fn fetch(url: &str) -> Vec<u8> {
-    reqwest::get(url)
+    http()
+        .get(url)
+        .send()
         .await
         .expect("get")
         .bytes()
@@ -95,7 +97,7 @@ pub struct Api {
 impl Api {
     pub fn new(emulator: &Emulator) -> Self {
         Self {
-            http: reqwest::Client::new(),
+            http: http(),
             base: emulator.base_url(),
             token: emulator.token().to_string(),
         }
@@ -206,4 +208,13 @@ pub fn one_busy_worker() -> EmulatorConfig {
         .workers(1)
         .queue_delay(Duration::ZERO)
         .run_time(RunTime::Fixed(Duration::from_secs(3600)))
+}
+
+/// An HTTP client for tests, with the crate's TLS setup (reqwest is built
+/// without a default crypto provider).
+pub fn http() -> reqwest::Client {
+    runcomfy::http_client_builder()
+        .expect("TLS sets up")
+        .build()
+        .expect("an HTTP client")
 }

@@ -47,7 +47,9 @@ impl Standalone {
 
     /// Its counters (`GET /_emulator/counters`).
     pub async fn counters(&self) -> serde_json::Value {
-        reqwest::get(format!("{}/_emulator/counters", self.base))
+        super::http()
+            .get(format!("{}/_emulator/counters", self.base))
+            .send()
             .await
             .expect("counters answer")
             .json()
@@ -57,7 +59,7 @@ impl Standalone {
 
     /// Scripts a fault (`POST /_emulator/faults`).
     pub async fn fault(&self, script: serde_json::Value) {
-        let response = reqwest::Client::new()
+        let response = super::http()
             .post(format!("{}/_emulator/faults", self.base))
             .json(&script)
             .send()
