@@ -9,7 +9,7 @@
 
 use crate::error::ConfigError;
 use rustls_platform_verifier::BuilderVerifierExt as _;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 /// A `reqwest::ClientBuilder` with the TLS setup this crate's clients use:
 /// rustls with the *ring* provider, TLS 1.2 and 1.3, the operating
@@ -34,16 +34,22 @@ use std::sync::Arc;
 ///
 /// [`ConfigError::Tls`] if the platform's verifier cannot be set up.
 pub fn http_client_builder() -> Result<reqwest::ClientBuilder, ConfigError> {
-    let tls = |source: rustls::Error| ConfigError::Tls {
-        source: Box::new(source),
-    };
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(tls)?
-        .with_platform_verifier()
-        .map_err(tls)?
-        .with_no_client_auth();
-    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    // Set up once per process: the platform verifier reads the system's
+    // certificate store, which takes milliseconds.
+    static CONFIG: OnceLock<Result<rustls::ClientConfig, rustls::Error>> = OnceLock::new();
+    let config = CONFIG
+        .get_or_init(|| {
+            let provider = Arc::new(rustls::crypto::ring::default_provider());
+            let mut config = rustls::ClientConfig::builder_with_provider(provider)
+                .with_safe_default_protocol_versions()?
+                .with_platform_verifier()?
+                .with_no_client_auth();
+            config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+            Ok(config)
+        })
+        .clone()
+        .map_err(|source| ConfigError::Tls {
+            source: Box::new(source),
+        })?;
     Ok(reqwest::Client::builder().tls_backend_preconfigured(config))
 }

@@ -37,7 +37,7 @@ fn main() {
         polling_section(&mut report, smoke);
     }
     if runs("overhead") {
-        runtime.block_on(overhead::run(&mut report, smoke));
+        overhead::run(&mut report, smoke);
     }
     if runs("fanout") {
         runtime.block_on(fanout::run(&mut report, smoke));

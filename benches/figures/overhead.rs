@@ -16,14 +16,48 @@ struct BareStatus {
     queue_position: Option<u64>,
 }
 
-pub async fn run(report: &mut Report, smoke: bool) {
-    let (calls, rounds) = if smoke { (50, 3) } else { (2000, 9) };
-    let emulator = Emulator::start(EmulatorConfig::default().time_scale(1000.0))
-        .await
-        .expect("the emulator starts");
+/// Runs the emulator on a thread and runtime of its own, so that the
+/// client's runtime holds nothing but the calls measured.
+fn emulator_on_its_own_thread() -> (String, String, std::sync::mpsc::Sender<()>) {
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+    let (stop_tx, stop_rx) = std::sync::mpsc::channel::<()>();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a runtime");
+        runtime.block_on(async {
+            let emulator = Emulator::start(EmulatorConfig::default().time_scale(1000.0))
+                .await
+                .expect("the emulator starts");
+            ready_tx
+                .send((emulator.base_url(), emulator.token().to_string()))
+                .expect("the bench waits");
+            // Serve until told to stop.
+            while stop_rx.try_recv().is_err() {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        });
+    });
+    let (base, token) = ready_rx.recv().expect("the emulator started");
+    (base, token, stop_tx)
+}
+
+pub fn run(report: &mut Report, smoke: bool) {
+    let (base, token, stop) = emulator_on_its_own_thread();
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime")
+        .block_on(measure(report, smoke, &base, &token));
+    let _ = stop.send(());
+}
+
+async fn measure(report: &mut Report, smoke: bool, base: &str, token: &str) {
+    let (calls, rounds) = if smoke { (50, 3) } else { (250, 41) };
     let client = Client::builder()
-        .token(emulator.token())
-        .base_url(emulator.base_url())
+        .token(token)
+        .base_url(base)
         .poll_policy(FixedPolling(Duration::from_millis(5)))
         .build()
         .expect("client");
@@ -35,8 +69,8 @@ pub async fn run(report: &mut Report, smoke: bool) {
         .expect("TLS")
         .build()
         .expect("client");
-    let url = format!("{}/v1/requests/{id}/status", emulator.base_url());
-    let token = emulator.token().to_string();
+    let url = format!("{base}/v1/requests/{id}/status");
+    let token = token.to_string();
 
     let sdk_round = || async {
         let started = Instant::now();
@@ -66,13 +100,21 @@ pub async fn run(report: &mut Report, smoke: bool) {
     // For a profiler: one client only, many calls.
     match std::env::var("FIGURES_PROFILE").as_deref() {
         Ok("sdk") => {
-            for _ in 0..20 {
+            for _ in 0..std::env::var("FIGURES_PROFILE_ROUNDS")
+                .ok()
+                .and_then(|r| r.parse().ok())
+                .unwrap_or(160)
+            {
                 sdk_round().await;
             }
             return;
         }
         Ok("bare") => {
-            for _ in 0..20 {
+            for _ in 0..std::env::var("FIGURES_PROFILE_ROUNDS")
+                .ok()
+                .and_then(|r| r.parse().ok())
+                .unwrap_or(160)
+            {
                 bare_round().await;
             }
             return;
@@ -99,9 +141,11 @@ pub async fn run(report: &mut Report, smoke: bool) {
     report.section(
         "Overhead per status call",
         &format!(
-            "{calls} sequential `Job::status` calls against the emulator on loopback, against \
-             the same GET made with bare reqwest 0.13 (default builder, bearer header, \
-             `json()` into a three-field struct); {rounds} interleaved rounds, medians."
+            "Sequential `Job::status` calls against the emulator on loopback (on a thread and \
+             runtime of its own; the client on a single-threaded runtime), against the same \
+             GET made with bare reqwest 0.13 (default builder with the same TLS setup, bearer \
+             header, `json()` into a three-field struct): {rounds} interleaved rounds of \
+             {calls} calls each; the ratio is the median of the rounds' ratios."
         ),
     );
     report.table(
@@ -126,6 +170,62 @@ pub async fn run(report: &mut Report, smoke: bool) {
         "<= 1.05",
         ratio <= 1.05,
     );
+    if let Some((sdk_instructions, bare_instructions)) =
+        (!smoke).then(instructions_per_call).flatten()
+    {
+        let instruction_ratio = sdk_instructions / bare_instructions;
+        report.text(&format!(
+            "Instructions on the client's thread per call (valgrind's callgrind, the emulator's \
+             thread not counted; the difference between runs of 500 and 1,500 calls, so set-up \
+             cancels out): runcomfy {sdk_instructions:.0}, bare reqwest \
+             {bare_instructions:.0}, ratio {instruction_ratio:.3}. Unlike wall time, these \
+             counts vary by about 1 % from run to run."
+        ));
+        report.target(
+            "client-side instructions per status call, SDK / bare reqwest",
+            &format!("{instruction_ratio:.3} ({sdk_instructions:.0})"),
+            &format!("bare reqwest {bare_instructions:.0}"),
+            "<= 1.05 (the wall-time target, counted exactly)",
+            instruction_ratio <= 1.05,
+        );
+    }
+}
+
+/// Instructions per status call on the client's thread, SDK and bare, by
+/// running this benchmark under callgrind; `None` without valgrind.
+fn instructions_per_call() -> Option<(f64, f64)> {
+    let exe = std::env::current_exe().ok()?;
+    let count = |variant: &str, rounds: u32| -> Option<f64> {
+        let dir = tempfile::tempdir().ok()?;
+        let out = dir.path().join("callgrind.out");
+        let status = std::process::Command::new("valgrind")
+            .arg("--tool=callgrind")
+            .arg("--separate-threads=yes")
+            .arg(format!("--callgrind-out-file={}", out.display()))
+            .arg(&exe)
+            .args(["--bench", "overhead"])
+            .env("FIGURES_PROFILE", variant)
+            .env("FIGURES_PROFILE_ROUNDS", rounds.to_string())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .ok()?;
+        if !status.success() {
+            return None;
+        }
+        // The main thread (the client's) is `-01`.
+        let text = std::fs::read_to_string(format!("{}-01", out.display())).ok()?;
+        text.lines()
+            .find_map(|l| {
+                l.strip_prefix("totals:")
+                    .or_else(|| l.strip_prefix("summary:"))
+            })
+            .and_then(|n| n.trim().parse::<f64>().ok())
+    };
+    let per_call = |variant: &str| -> Option<f64> {
+        Some((count(variant, 6)? - count(variant, 2)?) / (4.0 * 250.0))
+    };
+    Some((per_call("sdk")?, per_call("bare")?))
 }
 
 pub fn median(values: &[f64]) -> f64 {

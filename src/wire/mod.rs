@@ -24,10 +24,12 @@ pub use retry::RetryPolicy;
 
 /// The state the generated client carries.
 ///
-/// Its `Debug` shows the token as `[REDACTED]` (it is a [`SecretString`]).
+/// Its `Debug` never shows the token: the `Authorization` value is marked
+/// sensitive, and the scrubber shows nothing.
 #[derive(Debug, Clone)]
 pub struct ApiContext {
-    pub(crate) token: SecretString,
+    /// `Bearer <token>`, marked sensitive (its `Debug` shows nothing).
+    pub(crate) authorization: reqwest::header::HeaderValue,
     pub(crate) origin: reqwest::Url,
     pub(crate) retry: RetryPolicy,
     /// One permit per API request on the wire
@@ -48,15 +50,10 @@ impl ClientHooks<ApiContext> for api::Client {
         if !same_origin(request.url(), &context.origin) {
             return Ok(());
         }
-        // The builder refused tokens a header cannot carry.
-        let value = bearer_header(&context.token).ok_or_else(|| {
-            progenitor_client::Error::InvalidRequest(
-                crate::ConfigError::TokenNotHeaderSafe.to_string(),
-            )
-        })?;
-        request
-            .headers_mut()
-            .insert(reqwest::header::AUTHORIZATION, value);
+        request.headers_mut().insert(
+            reqwest::header::AUTHORIZATION,
+            context.authorization.clone(),
+        );
         Ok(())
     }
 
@@ -74,9 +71,13 @@ impl ClientHooks<ApiContext> for api::Client {
         );
         let context = self.inner();
         let paid = api::PAID_OPERATIONS.contains(&info.operation_id);
-        retry::execute(self.client(), context, request, paid)
-            .instrument(span)
-            .await
+        let call = retry::execute(self.client(), context, request, paid);
+        // Without a subscriber that wants the span, no wrapper at all.
+        if span.is_disabled() {
+            call.await
+        } else {
+            call.instrument(span).await
+        }
     }
 }
 
@@ -153,7 +154,7 @@ mod tests {
     #[test]
     fn the_context_debug_hides_the_token() {
         let context = ApiContext {
-            token: SecretString::from("sk-very-secret"),
+            authorization: bearer_header(&SecretString::from("sk-very-secret")).expect("a header"),
             origin: reqwest::Url::parse("https://model-api.runcomfy.net").expect("URL"),
             retry: RetryPolicy::default(),
             in_flight: std::sync::Arc::new(tokio::sync::Semaphore::new(1)),

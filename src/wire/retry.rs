@@ -226,9 +226,11 @@ pub(crate) async fn execute(
                 }),
         };
         let span = tracing::Span::current();
-        span.record("attempts", attempts);
-        if let Ok(response) = &outcome {
-            span.record("http.status", response.status());
+        if !span.is_disabled() {
+            span.record("attempts", attempts);
+            if let Ok(response) = &outcome {
+                span.record("http.status", response.status());
+            }
         }
         let Some(wait) = wait else {
             return outcome.map(BufferedResponse::into_response);

@@ -251,9 +251,7 @@ impl ClientBuilder {
             .token
             .filter(|token| !token.expose_secret().trim().is_empty())
             .ok_or(ConfigError::MissingToken)?;
-        if bearer_header(&token).is_none() {
-            return Err(ConfigError::TokenNotHeaderSafe);
-        }
+        let authorization = bearer_header(&token).ok_or(ConfigError::TokenNotHeaderSafe)?;
         let base_url = self.base_url.trim_end_matches('/').to_string();
         let invalid_base_url = |reason: String| ConfigError::InvalidBaseUrl {
             url: base_url.clone(),
@@ -291,7 +289,7 @@ impl ClientBuilder {
         })?;
         let context = ApiContext {
             scrubber: crate::wire::answer::Scrubber::new(&token),
-            token,
+            authorization,
             origin,
             retry: self.retry,
             in_flight: Arc::new(tokio::sync::Semaphore::new(self.max_concurrent_requests)),

@@ -168,7 +168,8 @@ impl<M: JobModel> Job<M> {
     /// Any API error ([`Error::NotFound`] for a request id RunComfy does not
     /// know), or [`Error::InvalidResponse`] for an answer about another
     /// request id.
-    #[tracing::instrument(name = "runcomfy.status", skip_all, fields(request_id = %self.ticket.request_id, status = tracing::field::Empty))]
+    // No span of its own: the call's `runcomfy.http` span names the
+    // operation and the request id, and this is the call made most often.
     pub async fn status(&self) -> Result<Status, Error> {
         let id = self.request_id();
         let answer = match self.client.api().get_request_status(id).await {
@@ -177,7 +178,7 @@ impl<M: JobModel> Job<M> {
         };
         same_job(id, answer.request_id.as_deref())?;
         let status = Status::from_wire(&answer.status, answer.queue_position);
-        tracing::Span::current().record("status", tracing::field::display(&status));
+        tracing::debug!(request_id = id, %status, "status");
         Ok(status)
     }
 
