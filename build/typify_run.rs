@@ -9,7 +9,7 @@ use std::path::Path;
 
 pub(super) fn typify_definitions(defs: &[Definition]) -> Result<TokenStream, CodegenError> {
     let to_schema = |d: &Definition| -> Result<schemars::schema::Schema, CodegenError> {
-        serde_json::from_value(d.schema.clone()).map_err(|e| {
+        serde_json::from_value(without_patterns(&d.schema)).map_err(|e| {
             CodegenError::new(
                 &d.file,
                 &d.pointer,
@@ -97,4 +97,78 @@ fn failing_property<T, E>(
             !matches!(attempt(schema), Ok(Ok(_)))
         })
         .cloned()
+}
+
+/// `schema` without its string `pattern`s, for typify. The validation
+/// layer checks patterns against the schema as published, so a pattern
+/// typed as a regex-checked newtype would only check it twice and make
+/// the crate depend on a second regex engine (`regress`).
+fn without_patterns(schema: &Value) -> Value {
+    let Some(object) = schema.as_object() else {
+        return schema.clone();
+    };
+    let strip_all = |value: &Value| match value {
+        Value::Array(items) => Value::Array(items.iter().map(without_patterns).collect()),
+        other => without_patterns(other),
+    };
+    let strip_map = |value: &Value| match value.as_object() {
+        Some(map) => Value::Object(
+            map.iter()
+                .map(|(name, child)| (name.clone(), without_patterns(child)))
+                .collect(),
+        ),
+        None => value.clone(),
+    };
+    object
+        .iter()
+        .filter(|(key, value)| !(key.as_str() == "pattern" && value.is_string()))
+        .map(|(key, value)| {
+            let value = match key.as_str() {
+                "properties" | "patternProperties" | "definitions" | "$defs" => strip_map(value),
+                "items"
+                | "additionalProperties"
+                | "additionalItems"
+                | "not"
+                | "contains"
+                | "propertyNames"
+                | "if"
+                | "then"
+                | "else"
+                | "allOf"
+                | "anyOf"
+                | "oneOf"
+                | "prefixItems" => strip_all(value),
+                _ => value.clone(),
+            };
+            (key.clone(), value)
+        })
+        .collect::<serde_json::Map<String, Value>>()
+        .into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::without_patterns;
+    use serde_json::json;
+
+    #[test]
+    fn patterns_are_left_to_validation_but_a_property_named_pattern_stays() {
+        let schema = json!({
+            "type": "object",
+            "properties": {
+                "pattern": {"type": "string", "pattern": "^a+$"},
+                "tags": {"type": "array", "items": {"type": "string", "pattern": "^[a-z]+$"}}
+            }
+        });
+        assert_eq!(
+            without_patterns(&schema),
+            json!({
+                "type": "object",
+                "properties": {
+                    "pattern": {"type": "string"},
+                    "tags": {"type": "array", "items": {"type": "string"}}
+                }
+            })
+        );
+    }
 }

@@ -13,7 +13,9 @@ use std::sync::{Arc, OnceLock};
 
 /// A `reqwest::ClientBuilder` with the TLS setup this crate's clients use:
 /// rustls with the *ring* provider, TLS 1.2 and 1.3, the operating
-/// system's certificate roots and verifier, HTTP/2 and HTTP/1.1 by ALPN.
+/// system's certificate roots and verifier, HTTP/1.1 (the client's
+/// in-flight cap keeps a small pool of reused connections, so HTTP/2 adds
+/// a crate to the build and nothing a job needs).
 ///
 /// Use it for a client of your own passed to
 /// [`ClientBuilder::http_client`](crate::ClientBuilder::http_client)
@@ -44,7 +46,7 @@ pub fn http_client_builder() -> Result<reqwest::ClientBuilder, ConfigError> {
                 .with_safe_default_protocol_versions()?
                 .with_platform_verifier()?
                 .with_no_client_auth();
-            config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+            config.alpn_protocols = vec![b"http/1.1".to_vec()];
             Ok(config)
         })
         .clone()

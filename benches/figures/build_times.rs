@@ -184,21 +184,21 @@ pub fn run(report: &mut Report) {
                 "clean, dev".into(),
                 format!("{:.1} s", dev.seconds),
                 format!("{:.1} s", build_script(&dev)),
-                format!("{:.1} s", codegen_run(&dev)),
+                format!("{:.2} s", codegen_run(&dev)),
                 format!("{:.1} s", crypto(&dev)),
             ],
             vec![
                 "clean, release".into(),
                 format!("{:.1} s", release.seconds),
                 format!("{:.1} s", build_script(&release)),
-                format!("{:.1} s", codegen_run(&release)),
+                format!("{:.2} s", codegen_run(&release)),
                 format!("{:.1} s", crypto(&release)),
             ],
             vec![
                 "after a schema edit, dev".into(),
                 format!("{:.1} s", rebuild.seconds),
                 format!("{:.1} s", build_script(&rebuild)),
-                format!("{:.1} s", codegen_run(&rebuild)),
+                format!("{:.2} s", codegen_run(&rebuild)),
                 "-".into(),
             ],
         ],
@@ -226,7 +226,7 @@ pub fn run(report: &mut Report) {
                 vec![
                     count.to_string(),
                     format!("{:.1} s", b.seconds),
-                    format!("{:.1} s", codegen_run(b)),
+                    format!("{:.2} s", codegen_run(b)),
                     format!(
                         "{:.1} s",
                         share(b, |u| u.name == "runcomfy" && u.target.is_empty())

@@ -120,6 +120,13 @@ pub async fn run(report: &mut Report, smoke: bool) {
     let mib = |bytes_per_second: f64| bytes_per_second / 1048576.0;
     let sdk_rate = median(&sdk);
     let growth_mib = (!growth.is_empty()).then(|| median(&growth) / 1048576.0);
+    let shown = |g: f64| {
+        if g < 1.0 {
+            format!("{:.0} KiB", g * 1024.0)
+        } else {
+            format!("{g:.1} MiB")
+        }
+    };
     report.section(
         "Download",
         &format!(
@@ -133,7 +140,7 @@ pub async fn run(report: &mut Report, smoke: bool) {
     let mut rows = vec![vec![
         "runcomfy `Client::download`".to_string(),
         format!("{:.0} MiB/s", mib(sdk_rate)),
-        growth_mib.map_or("n/a".into(), |g| format!("{g:.1} MiB")),
+        growth_mib.map_or("n/a".into(), shown),
     ]];
     if curl {
         rows.push(vec![
@@ -149,7 +156,7 @@ pub async fn run(report: &mut Report, smoke: bool) {
             &format!("{} MiB download, SDK / curl throughput", size >> 20),
             &format!(
                 "{ratio:.2}x, RSS growth {}",
-                growth_mib.map_or("n/a".into(), |g| format!("{g:.1} MiB"))
+                growth_mib.map_or("n/a".into(), shown)
             ),
             &format!("curl {:.0} MiB/s", mib(median(&by_curl))),
             ">= 0.9x and <= 32 MiB",
