@@ -212,6 +212,18 @@ pub fn run(report: &mut Report) {
             .collect::<Vec<_>>()
             .join(", ")
     ));
+    report.text(
+        "TLS candidates, measured by hand on this machine (2026-11-27): a crate holding only \
+         reqwest 0.13 and a TLS stack, clean dev build, 2 cores. No TLS: 20.8 s; reqwest's \
+         `rustls` feature (aws-lc-rs, the previous default): 41.6 s; rustls with *ring*: 25.9 s; \
+         `native-tls` (the system's OpenSSL): 24.6 s; rustls with graviola: 23.8 s. Built with \
+         `CC=/bin/false`, only graviola builds: aws-lc-sys, ring and openssl-sys all need a C \
+         compiler. *ring* is the default here: 16 s less than aws-lc-rs, no system library \
+         (unlike OpenSSL), and a long audit record (graviola, the one pure-Rust provider, is \
+         young and x86_64/aarch64 only). Also trimmed: reqwest's HTTP/2 (h2, about 4 s of \
+         CPU; the capped pool of HTTP/1.1 connections serves the queue API) and the second \
+         regex engine, regress (typify no longer sees `pattern`s; validation checks them).",
+    );
     report.text("The build with more models (copies of the Kling schema under other ids, on top of the built-in ones; dev, dependencies already built):");
     report.table(
         &[
