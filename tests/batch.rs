@@ -136,6 +136,20 @@ async fn a_batch_killed_half_way_resumes_and_submits_nothing_twice() {
     let report = status(&emulator, dir.path());
     assert_eq!(count(&report, "done"), LINES as u64, "{report}");
     assert!(report["cost_usd"].as_f64().expect("cost") > 0.0);
+    // What polling learned is kept for the next run: the run times of the
+    // jobs waited for, under their model.
+    let journal =
+        rusqlite::Connection::open(dir.path().join("out").join("batch.sqlite")).expect("journal");
+    let learned: String = journal
+        .query_row("SELECT times FROM learned WHERE id = 1", [], |row| {
+            row.get(0)
+        })
+        .expect("learned times saved");
+    let learned: runcomfy::LearnedTimes = serde_json::from_str(&learned).expect("serde");
+    assert!(
+        learned.jobs_of("kling/kling-3.0/standard/text-to-video") >= 1,
+        "{learned:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
