@@ -103,13 +103,7 @@ async fn sdk_jobs(client: Arc<Client>, jobs: usize) -> usize {
             tokio::spawn(async move { client.run(&Input::new(format!("fox {i}"))).await })
         })
         .collect();
-    let mut failed = 0;
-    for task in tasks {
-        if !matches!(task.await, Ok(Ok(_))) {
-            failed += 1;
-        }
-    }
-    failed
+    failures(tasks).await
 }
 
 /// What a hand-written client does: submit, poll, fetch the result; no
@@ -160,13 +154,7 @@ async fn bare_jobs(base: &str, token: &str, jobs: usize) -> usize {
             })
         })
         .collect();
-    let mut failed = 0;
-    for task in tasks {
-        if !matches!(task.await, Ok(Ok(_))) {
-            failed += 1;
-        }
-    }
-    failed
+    failures(tasks).await
 }
 
 fn medians(runs: &[Outcome]) -> Outcome {
@@ -283,4 +271,15 @@ pub async fn run(report: &mut Report, smoke: bool) {
         "measured; no job lost to a 429",
         limited[1].failed == 0.0,
     );
+}
+
+/// How many of `tasks` panicked or returned an error.
+async fn failures<T, E>(tasks: Vec<tokio::task::JoinHandle<Result<T, E>>>) -> usize {
+    let mut failed = 0;
+    for task in tasks {
+        if !matches!(task.await, Ok(Ok(_))) {
+            failed += 1;
+        }
+    }
+    failed
 }

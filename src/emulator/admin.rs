@@ -8,11 +8,11 @@
 
 use super::LockOrRecover;
 use super::SharedState;
-use super::contract::{error_response, unauthorized};
+use super::contract::{carries_token, error_response, unauthorized};
 use super::faults::FaultScript;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Request, State};
-use axum::http::{StatusCode, header};
+use axum::http::StatusCode;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
@@ -25,12 +25,7 @@ pub(super) async fn require_token_off_loopback(
     if shared.config.bind.is_loopback() {
         return next.run(request).await;
     }
-    let presented = request
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
-    if presented == Some(shared.config.token.as_str()) {
+    if carries_token(&request, &shared.config.token) {
         next.run(request).await
     } else {
         unauthorized()

@@ -20,12 +20,7 @@ pub(super) async fn require_token(
     request: Request,
     next: Next,
 ) -> Response {
-    let presented = request
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
-    if presented == Some(shared.config.token.as_str()) {
+    if carries_token(&request, &shared.config.token) {
         next.run(request).await
     } else {
         shared.counters.unauthorized.fetch_add(1, Ordering::Relaxed);
@@ -177,6 +172,16 @@ pub(super) fn error_response(status: StatusCode, code: Option<u64>, message: &st
         body["error_code"] = json!(code);
     }
     (status, axum::Json(body)).into_response()
+}
+
+/// True if `request` carries `Bearer <token>`.
+pub(super) fn carries_token(request: &Request, token: &str) -> bool {
+    request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        == Some(token)
 }
 
 pub(super) fn unauthorized() -> Response {

@@ -12,7 +12,7 @@
 //! re-sends, a line left `submitting` without a request id.
 
 use crate::cli::{BatchArgs, BatchCommand, Global};
-use crate::commands::{Context, Interrupts};
+use crate::context::{Context, Interrupts};
 use crate::exit::{self, Failure};
 use crate::journal::{Journal, JournalError, Line, LineState};
 use crate::output::Output;

@@ -5,163 +5,17 @@ use crate::cli::{
     Cli, Command, DownloadArgs, EmulatorArgs, GENERATE_MODEL, Global, ModelsCommand, RequestArgs,
     SubmitArgs,
 };
+use crate::context::{Context, Interrupts, start_emulator};
 use crate::exit::{self, Failure};
 use crate::output::Output;
 use crate::{batch, schema_args, schema_cmd, submit};
 use clap::ArgMatches;
 use futures::StreamExt;
-use runcomfy::emulator::{Emulator, EmulatorConfig, RunTime};
-use runcomfy::{
-    Client, ClientBuilder, DynamicModel, Error, FixedPolling, LearningPolling, ModelDescriptor,
-    ModelQuery, PollPolicy, WaitOptions,
-};
+use runcomfy::emulator::{EmulatorConfig, RunTime};
+use runcomfy::{DynamicModel, Error, ModelDescriptor, ModelQuery, WaitOptions};
 use serde_json::{Value, json};
 use std::path::Path;
-use std::sync::Arc;
 use std::time::Duration;
-
-/// Where a command runs, and how it speaks.
-pub struct Context {
-    pub client: Client,
-    pub out: Output,
-    /// What a printed resume command needs before `runcomfy` (the base
-    /// URL when it is not RunComfy's).
-    pub resume_prefix: String,
-    /// The learning schedule, where one is used: the batch saves what it
-    /// learned.
-    pub learning: Option<Arc<LearningPolling>>,
-    /// Kept alive while the command runs (`--emulator`).
-    _emulator: Option<Emulator>,
-}
-
-impl Context {
-    /// RunComfy (token from `RUNCOMFY_TOKEN`), or an emulator started here
-    /// with `--emulator`.
-    pub async fn new(global: &Global) -> Result<Self, Failure> {
-        Self::starting_from(global, runcomfy::LearnedTimes::default()).await
-    }
-
-    /// As [`new`](Self::new), the learning schedule starting from what an
-    /// earlier run learned.
-    pub async fn starting_from(
-        global: &Global,
-        learned: runcomfy::LearnedTimes,
-    ) -> Result<Self, Failure> {
-        let out = Output { json: global.json };
-        if global.emulator {
-            // A new seed each run: new request ids, so new file names.
-            let seed = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_nanos() as u64)
-                .unwrap_or_default();
-            let config = EmulatorConfig::default()
-                .time_scale(global.emulator_time_scale)
-                .seed(seed);
-            let emulator = Emulator::start(config).await.map_err(|e| {
-                Failure::new(
-                    exit::OTHER,
-                    "emulator",
-                    format!("cannot start the emulator: {e}"),
-                )
-            })?;
-            out.note(format!(
-                "using a local emulator at {} (no token, no cost)",
-                emulator.base_url()
-            ));
-            let client = with_polling(
-                Client::builder()
-                    .token(emulator.token())
-                    .base_url(emulator.base_url()),
-                global,
-                // Its clock runs fast: the learning schedule expects
-                // RunComfy's real run times.
-                || Arc::new(runcomfy::BackoffPolling::default()),
-            )
-            .include_cost(true)
-            .build()?;
-            return Ok(Self {
-                client,
-                out,
-                resume_prefix: "(the in-process emulator has stopped) ".into(),
-                learning: None,
-                _emulator: Some(emulator),
-            });
-        }
-        let learning = global
-            .poll_secs
-            .is_none()
-            .then(|| Arc::new(LearningPolling::with_learned(learned)));
-        let shared = learning.clone();
-        let client = with_polling(Client::builder().from_env()?, global, move || {
-            shared.map_or_else(
-                || Arc::new(LearningPolling::default()) as Arc<dyn PollPolicy>,
-                |policy| policy as Arc<dyn PollPolicy>,
-            )
-        })
-        .include_cost(true)
-        .build()?;
-        let resume_prefix = if client.base_url() == runcomfy::DEFAULT_BASE_URL {
-            String::new()
-        } else {
-            format!("RUNCOMFY_BASE_URL={} ", client.base_url())
-        };
-        Ok(Self {
-            client,
-            out,
-            resume_prefix,
-            learning,
-            _emulator: None,
-        })
-    }
-}
-
-/// The polling schedule: `--poll-secs`, else `default`.
-pub fn with_polling(
-    builder: ClientBuilder,
-    global: &Global,
-    default: impl FnOnce() -> Arc<dyn PollPolicy>,
-) -> ClientBuilder {
-    match global.poll_secs {
-        Some(every) => builder.poll_policy(FixedPolling(every)),
-        None => builder.poll_policy(default()),
-    }
-}
-
-/// Ctrl-C, listened for from the moment it is created.
-pub struct Interrupts {
-    #[cfg(unix)]
-    signal: Option<tokio::signal::unix::Signal>,
-    seen: bool,
-}
-
-impl Interrupts {
-    pub fn new() -> Self {
-        Self {
-            #[cfg(unix)]
-            signal: tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt()).ok(),
-            seen: false,
-        }
-    }
-
-    /// Whether Ctrl-C was pressed.
-    pub fn seen(&self) -> bool {
-        self.seen
-    }
-
-    /// Waits for Ctrl-C.
-    pub async fn recv(&mut self) {
-        #[cfg(unix)]
-        match self.signal.as_mut() {
-            Some(signal) => {
-                signal.recv().await;
-            }
-            None => std::future::pending::<()>().await,
-        }
-        #[cfg(not(unix))]
-        let _ = tokio::signal::ctrl_c().await;
-        self.seen = true;
-    }
-}
 
 /// Runs the command; returns the exit code.
 pub async fn dispatch(cli: Cli, matches: ArgMatches) -> u8 {
@@ -414,13 +268,7 @@ async fn emulator(global: &Global, args: &EmulatorArgs) -> Result<(), Failure> {
             .serve_input_schema(model_id, schema)
             .map_err(|e| Failure::usage(e.to_string()))?;
     }
-    let emulator = Emulator::start(config).await.map_err(|e| {
-        Failure::new(
-            exit::OTHER,
-            "emulator",
-            format!("cannot start the emulator: {e}"),
-        )
-    })?;
+    let emulator = start_emulator(config).await?;
     let out = Output { json: global.json };
     out.line(format!(
         "runcomfy emulator listening on {} (files on {})",

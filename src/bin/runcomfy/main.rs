@@ -16,6 +16,7 @@
 mod batch;
 mod cli;
 mod commands;
+mod context;
 mod exit;
 mod journal;
 mod output;

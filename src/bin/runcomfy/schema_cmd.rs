@@ -9,7 +9,7 @@
 //! fields and prices.
 
 use crate::cli::{Global, SchemaCommand};
-use crate::commands::Context;
+use crate::context::Context;
 use crate::exit::{self, Failure};
 use runcomfy::ModelInfo;
 use serde_json::{Map, Value, json};

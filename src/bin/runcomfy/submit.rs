@@ -2,7 +2,7 @@
 //! (Ctrl-C cancels it while queued, detaches once it runs), download.
 
 use crate::cli::{Destination, SubmitArgs};
-use crate::commands::{Context, Interrupts};
+use crate::context::{Context, Interrupts};
 use crate::exit::{self, Failure};
 use crate::progress::Display;
 use futures::StreamExt;
