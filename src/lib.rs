@@ -142,6 +142,12 @@ pub mod fuzzing {
         }
     }
 
+    /// Compiles `schema` as an input schema (closed to unknown fields, as
+    /// for every model) and validates `input` against it.
+    pub fn validate_against(schema: &Value, input: &Value) {
+        crate::validation::fuzz_schema(schema, input);
+    }
+
     /// Sends one submit to an in-process emulator (no sockets): `path`
     /// after `/v1/models/`, `content_type` and `body` as given. Returns the
     /// HTTP status it answered.

@@ -19,7 +19,7 @@ use serde_json::Value;
 /// 1. **The schema.** Every JSON Schema keyword of the model's normalised
 ///    input schema (`required`, `type`, `enum`, `minimum`/`maximum`,
 ///    `minItems`/`maxItems`, item constraints, ...), checked by the
-///    [`jsonschema`] crate against the schema that `build.rs` embedded. A
+///    [`boon`] crate against the schema that `build.rs` embedded. A
 ///    schema change therefore changes validation with no code edit.
 ///    Objects that list their `properties` are closed: a field the schema
 ///    does not name is refused ([`Rule::UnknownField`]), since RunComfy
@@ -67,10 +67,10 @@ impl ModelDescriptor {
     pub fn validate_input(&self, input: &Value) -> Result<(), ValidationError> {
         let compiled = schema::compiled(self);
         let mut violations: Vec<Violation> = match &compiled.validator {
-            Ok(validator) => validator
-                .iter_errors(input)
-                .map(|e| schema::violation_from(&e))
-                .collect(),
+            Ok((schemas, index)) => match schemas.validate(input, *index) {
+                Ok(()) => Vec::new(),
+                Err(error) => schema::violations_from(&error, input),
+            },
             Err(problem) => vec![Violation {
                 path: String::new(),
                 rule: Rule::Schema {
@@ -109,5 +109,14 @@ impl ModelDescriptor {
         })?;
         self.validate_input(&value)?;
         Ok(value)
+    }
+}
+
+/// Any schema compiled and `input` checked against it (for the fuzz
+/// targets: a refused schema or violations, never a panic).
+#[cfg(fuzzing)]
+pub(crate) fn fuzz_schema(schema: &Value, input: &Value) {
+    if let Ok(violations) = schema::check_with(schema, input) {
+        violations.iter().for_each(|v| drop(v.to_string()));
     }
 }

@@ -1,5 +1,5 @@
 //! The schema's own rules: the model's normalised input schema, closed to
-//! unknown fields, compiled once by the [`jsonschema`] crate, and its
+//! unknown fields, compiled once by the [`boon`] crate, and its
 //! failures read as [`Violation`]s.
 
 use super::violation::{Rule, Violation};
@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 /// could not be).
 pub(super) struct Compiled {
     pub(super) schema: Value,
-    pub(super) validator: Result<jsonschema::Validator, String>,
+    pub(super) validator: Result<(boon::Schemas, boon::SchemaIndex), String>,
 }
 
 /// Schemas are parsed and compiled once per schema text (a descriptor
@@ -30,11 +30,7 @@ pub(super) fn compiled(model: &ModelDescriptor) -> Arc<Compiled> {
         .or_insert_with(|| {
             let compiled = serde_json::from_str::<Value>(model.input_schema)
                 .map_err(|e| e.to_string())
-                .and_then(|schema| {
-                    jsonschema::validator_for(&closed(&schema))
-                        .map(|validator| (schema, validator))
-                        .map_err(|e| e.to_string())
-                });
+                .and_then(|schema| compile(closed(&schema)).map(|validator| (schema, validator)));
             Arc::new(match compiled {
                 Ok((schema, validator)) => Compiled {
                     schema,
@@ -47,6 +43,30 @@ pub(super) fn compiled(model: &ModelDescriptor) -> Arc<Compiled> {
             })
         })
         .clone()
+}
+
+/// `input`'s violations of `schema` (closed first, as every model's is),
+/// or why `schema` cannot be compiled.
+#[cfg(any(fuzzing, test))]
+pub(super) fn check_with(schema: &Value, input: &Value) -> Result<Vec<Violation>, String> {
+    let (schemas, index) = compile(closed(schema))?;
+    Ok(match schemas.validate(input, index) {
+        Ok(()) => Vec::new(),
+        Err(error) => violations_from(&error, input),
+    })
+}
+
+/// Compiles a closed input schema (JSON Schema 2020-12 unless it names
+/// its `$schema`; formats are annotations, as 2020-12 says).
+fn compile(schema: Value) -> Result<(boon::Schemas, boon::SchemaIndex), String> {
+    const LOCATION: &str = "urn:runcomfy:input-schema";
+    let mut schemas = boon::Schemas::new();
+    let mut compiler = boon::Compiler::new();
+    compiler.set_default_draft(boon::Draft::V2020_12);
+    let reason = |e: boon::CompileError| format!("{e:#}");
+    compiler.add_resource(LOCATION, schema).map_err(reason)?;
+    let index = compiler.compile(LOCATION, &mut schemas).map_err(reason)?;
+    Ok((schemas, index))
 }
 
 /// `schema` with every object that lists its `properties` closed to other
@@ -74,81 +94,153 @@ fn close(schema: &mut Value) {
     }
 }
 
-pub(super) fn violation_from(error: &jsonschema::ValidationError<'_>) -> Violation {
-    use jsonschema::error::ValidationErrorKind as Kind;
-    let mut path = field_path(error.instance_path().as_str());
-    let value = Some(error.instance().clone().into_owned());
-    let rule = match error.kind() {
-        Kind::Required { property } => {
-            let name = property
-                .as_str()
-                .map(String::from)
-                .unwrap_or_else(|| property.to_string());
-            path = join(&path, &name);
-            return Violation {
-                path,
-                rule: Rule::Required,
-                value: None,
-            };
-        }
-        Kind::AdditionalProperties { unexpected } | Kind::UnevaluatedProperties { unexpected } => {
-            let name = unexpected.join(", ");
-            let value = error
-                .instance()
-                .get(unexpected.first().map(String::as_str).unwrap_or(""))
-                .cloned();
-            return Violation {
-                path: join(&path, &name),
-                rule: Rule::UnknownField,
-                value,
-            };
-        }
-        Kind::Type { kind } => Rule::Type {
-            expected: type_names(kind),
-        },
-        Kind::Enum { options } => Rule::Enum {
-            allowed: options.as_array().cloned().unwrap_or_default(),
-        },
-        Kind::Constant { expected_value } => Rule::Enum {
-            allowed: vec![(**expected_value).clone()],
-        },
-        Kind::Minimum { limit } => Rule::Minimum {
-            limit: limit.clone(),
-        },
-        Kind::Maximum { limit } => Rule::Maximum {
-            limit: limit.clone(),
-        },
-        Kind::ExclusiveMinimum { limit } => Rule::ExclusiveMinimum {
-            limit: limit.clone(),
-        },
-        Kind::ExclusiveMaximum { limit } => Rule::ExclusiveMaximum {
-            limit: limit.clone(),
-        },
-        Kind::MultipleOf { multiple_of } => Rule::MultipleOf { step: *multiple_of },
-        Kind::MinItems { limit } => Rule::MinItems { limit: *limit },
-        Kind::MaxItems { limit } => Rule::MaxItems { limit: *limit },
-        Kind::MinLength { limit } => Rule::MinLength { limit: *limit },
-        Kind::MaxLength { limit } => Rule::MaxLength { limit: *limit },
-        Kind::Pattern { pattern } => Rule::Pattern {
-            pattern: pattern.clone(),
-        },
-        other => Rule::Schema {
-            keyword: other.keyword().to_string(),
-            message: error.to_string(),
-        },
-    };
-    Violation { path, rule, value }
+/// Every violation in `error`'s tree, leaves first found first: the
+/// groups the validator nests its failures in (the root, `$ref`,
+/// `allOf`) are looked through; a keyword whose failure is about its
+/// alternatives (`anyOf`, `oneOf`, `not`, ...) is one violation.
+pub(super) fn violations_from(
+    error: &boon::ValidationError<'_, '_>,
+    input: &Value,
+) -> Vec<Violation> {
+    let mut out = Vec::new();
+    collect(error, input, &mut out);
+    out
 }
 
-fn type_names(kind: &jsonschema::error::TypeKind) -> String {
-    match kind {
-        jsonschema::error::TypeKind::Single(t) => t.to_string(),
-        jsonschema::error::TypeKind::Multiple(set) => set
-            .iter()
-            .map(|t| t.to_string())
-            .collect::<Vec<_>>()
-            .join(" or "),
+fn collect(error: &boon::ValidationError<'_, '_>, input: &Value, out: &mut Vec<Violation>) {
+    use boon::ErrorKind as Kind;
+    let is_group = matches!(
+        error.kind,
+        Kind::Group | Kind::Schema { .. } | Kind::Reference { .. } | Kind::AllOf
+    );
+    if is_group && !error.causes.is_empty() {
+        for cause in &error.causes {
+            collect(cause, input, out);
+        }
+        return;
     }
+    let tokens = &error.instance_location.tokens;
+    let path = field_path(&error.instance_location.to_string());
+    let value = value_at(input, tokens).cloned();
+    let number = |n: &serde_json::Number| Value::Number(n.clone());
+    let rule = match &error.kind {
+        Kind::Required { want } => {
+            out.extend(want.iter().map(|name| Violation {
+                path: join(&path, name),
+                rule: Rule::Required,
+                value: None,
+            }));
+            return;
+        }
+        Kind::AdditionalProperties { got } => {
+            out.extend(got.iter().map(|name| Violation {
+                path: join(&path, name),
+                rule: Rule::UnknownField,
+                value: value.as_ref().and_then(|v| v.get(name.as_ref())).cloned(),
+            }));
+            return;
+        }
+        Kind::Type { want, .. } => Rule::Type {
+            expected: want
+                .iter()
+                .map(|t| t.to_string())
+                .collect::<Vec<_>>()
+                .join(" or "),
+        },
+        Kind::Enum { want } => Rule::Enum {
+            allowed: want.to_vec(),
+        },
+        Kind::Const { want } => Rule::Enum {
+            allowed: vec![(*want).clone()],
+        },
+        Kind::Minimum { want, .. } => Rule::Minimum {
+            limit: number(want),
+        },
+        Kind::Maximum { want, .. } => Rule::Maximum {
+            limit: number(want),
+        },
+        Kind::ExclusiveMinimum { want, .. } => Rule::ExclusiveMinimum {
+            limit: number(want),
+        },
+        Kind::ExclusiveMaximum { want, .. } => Rule::ExclusiveMaximum {
+            limit: number(want),
+        },
+        Kind::MultipleOf { want, .. } => Rule::MultipleOf {
+            step: want.as_f64().unwrap_or(f64::NAN),
+        },
+        Kind::MinItems { want, .. } => Rule::MinItems {
+            limit: *want as u64,
+        },
+        Kind::MaxItems { want, .. } => Rule::MaxItems {
+            limit: *want as u64,
+        },
+        Kind::MinLength { want, .. } => Rule::MinLength {
+            limit: *want as u64,
+        },
+        Kind::MaxLength { want, .. } => Rule::MaxLength {
+            limit: *want as u64,
+        },
+        Kind::Pattern { want, .. } => Rule::Pattern {
+            pattern: (*want).to_string(),
+        },
+        other => Rule::Schema {
+            keyword: keyword(other).to_string(),
+            message: other.to_string(),
+        },
+    };
+    out.push(Violation { path, rule, value });
+}
+
+/// The JSON Schema keyword a failure of `kind` broke.
+fn keyword(kind: &boon::ErrorKind<'_, '_>) -> &'static str {
+    use boon::ErrorKind as Kind;
+    match kind {
+        Kind::Group | Kind::Schema { .. } => "schema",
+        Kind::ContentSchema => "contentSchema",
+        Kind::PropertyName { .. } => "propertyNames",
+        Kind::Reference { kw, .. } => kw,
+        Kind::RefCycle { .. } => "$ref",
+        Kind::FalseSchema => "false",
+        Kind::Type { .. } => "type",
+        Kind::Enum { .. } => "enum",
+        Kind::Const { .. } => "const",
+        Kind::Format { .. } => "format",
+        Kind::MinProperties { .. } => "minProperties",
+        Kind::MaxProperties { .. } => "maxProperties",
+        Kind::AdditionalProperties { .. } => "additionalProperties",
+        Kind::Required { .. } => "required",
+        Kind::Dependency { .. } => "dependencies",
+        Kind::DependentRequired { .. } => "dependentRequired",
+        Kind::MinItems { .. } => "minItems",
+        Kind::MaxItems { .. } => "maxItems",
+        Kind::Contains => "contains",
+        Kind::MinContains { .. } => "minContains",
+        Kind::MaxContains { .. } => "maxContains",
+        Kind::UniqueItems { .. } => "uniqueItems",
+        Kind::AdditionalItems { .. } => "additionalItems",
+        Kind::MinLength { .. } => "minLength",
+        Kind::MaxLength { .. } => "maxLength",
+        Kind::Pattern { .. } => "pattern",
+        Kind::ContentEncoding { .. } => "contentEncoding",
+        Kind::ContentMediaType { .. } => "contentMediaType",
+        Kind::Minimum { .. } => "minimum",
+        Kind::Maximum { .. } => "maximum",
+        Kind::ExclusiveMinimum { .. } => "exclusiveMinimum",
+        Kind::ExclusiveMaximum { .. } => "exclusiveMaximum",
+        Kind::MultipleOf { .. } => "multipleOf",
+        Kind::Not => "not",
+        Kind::AllOf => "allOf",
+        Kind::AnyOf => "anyOf",
+        Kind::OneOf(_) => "oneOf",
+    }
+}
+
+/// The value at `tokens` inside `input`.
+fn value_at<'v>(input: &'v Value, tokens: &[boon::InstanceToken<'_>]) -> Option<&'v Value> {
+    tokens.iter().try_fold(input, |value, token| match token {
+        boon::InstanceToken::Prop(name) => value.get(name.as_ref()),
+        boon::InstanceToken::Item(index) => value.get(*index),
+    })
 }
 
 /// `/multi_prompt/1/duration` -> `multi_prompt[1].duration`.
@@ -176,6 +268,75 @@ fn join(parent: &str, field: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use serde_json::json;
+
+    fn violations(schema: Value, input: Value) -> Vec<(String, String)> {
+        check_with(&schema, &input)
+            .expect("a valid schema")
+            .into_iter()
+            .map(|v| (v.path.clone(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn every_failure_in_the_tree_becomes_one_violation_naming_its_field() {
+        let schema = json!({
+            "type": "object",
+            "required": ["a", "b", "c"],
+            "properties": {
+                "a": {"type": "string", "pattern": "^[a-z]+$"},
+                "b": {"type": ["integer", "null"]},
+                "c": {"type": "number", "multipleOf": 0.5, "exclusiveMinimum": 0},
+                "list": {"type": "array", "maxItems": 2, "items": {
+                    "type": "object", "properties": {"n": {"$ref": "#/$defs/small"}}
+                }},
+                "either": {"anyOf": [{"type": "string"}, {"type": "integer"}]}
+            },
+            "$defs": {"small": {"type": "integer", "maximum": 3}}
+        });
+        let mut found = violations(
+            schema,
+            json!({
+                "a": "ABC",
+                "c": -1.25,
+                "list": [{"n": 9}, {"n": 1, "m": true, "k": 2}],
+                "either": [],
+                "extra": "x"
+            }),
+        );
+        found.sort();
+        let expected: Vec<(String, String)> = [
+            ("a", "a: must match the pattern ^[a-z]+$ (got \"ABC\")"),
+            ("b", "b: is required"),
+            ("c", "c: must be a multiple of 0.5 (got -1.25)"),
+            ("c", "c: must be greater than 0 (got -1.25)"),
+            ("either", "either: breaks `anyOf`: anyOf failed (got [])"),
+            ("extra", "extra: is not a field of this model (got \"x\")"),
+            ("list[0].n", "list[0].n: must be at most 3 (got 9)"),
+            (
+                "list[1].k",
+                "list[1].k: is not a field of this model (got 2)",
+            ),
+            (
+                "list[1].m",
+                "list[1].m: is not a field of this model (got true)",
+            ),
+        ]
+        .into_iter()
+        .map(|(path, text)| (path.to_string(), text.to_string()))
+        .collect();
+        assert_eq!(found, expected);
+    }
+
+    #[test]
+    fn a_schema_that_is_not_json_schema_is_refused_with_the_reason() {
+        let Err(problem) = compile(json!({"type": "float"})) else {
+            panic!("float is not a JSON type");
+        };
+        assert!(problem.contains("type"), "{problem}");
+        assert!(violations(json!({"type": "integer"}), json!(4)).is_empty());
+    }
 
     #[test]
     fn pointers_become_readable_paths() {
