@@ -67,10 +67,7 @@ impl ModelDescriptor {
     pub fn validate_input(&self, input: &Value) -> Result<(), ValidationError> {
         let compiled = schema::compiled(self);
         let mut violations: Vec<Violation> = match &compiled.validator {
-            Ok((schemas, index)) => match schemas.validate(input, *index) {
-                Ok(()) => Vec::new(),
-                Err(error) => schema::violations_from(&error, input),
-            },
+            Ok(validator) => validator.violations(input),
             Err(problem) => vec![Violation {
                 path: String::new(),
                 rule: Rule::Schema {

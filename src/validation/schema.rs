@@ -12,7 +12,40 @@ use std::sync::{Arc, Mutex, OnceLock};
 /// could not be).
 pub(super) struct Compiled {
     pub(super) schema: Value,
-    pub(super) validator: Result<(boon::Schemas, boon::SchemaIndex), String>,
+    pub(super) validator: Result<Validator, String>,
+}
+
+/// A closed input schema compiled by `boon`.
+pub(super) struct Validator {
+    schemas: boon::Schemas,
+    index: boon::SchemaIndex,
+}
+
+impl Validator {
+    /// Compiles `schema`, closed first as every model's is (JSON Schema
+    /// 2020-12 unless it names its `$schema`; formats are annotations, as
+    /// 2020-12 says), or says why it cannot be compiled.
+    fn new(schema: &Value) -> Result<Self, String> {
+        const LOCATION: &str = "urn:runcomfy:input-schema";
+        let mut schemas = boon::Schemas::new();
+        let mut compiler = boon::Compiler::new();
+        compiler.set_default_draft(boon::Draft::V2020_12);
+        let reason = |e: boon::CompileError| format!("{e:#}");
+        compiler
+            .add_resource(LOCATION, closed(schema))
+            .map_err(reason)?;
+        let index = compiler.compile(LOCATION, &mut schemas).map_err(reason)?;
+        Ok(Self { schemas, index })
+    }
+
+    /// Every way `input` breaks the schema; empty if it breaks none.
+    pub(super) fn violations(&self, input: &Value) -> Vec<Violation> {
+        let mut out = Vec::new();
+        if let Err(error) = self.schemas.validate(input, self.index) {
+            collect(&error, input, &mut out);
+        }
+        out
+    }
 }
 
 /// Schemas are parsed and compiled once per schema text (a descriptor
@@ -30,7 +63,7 @@ pub(super) fn compiled(model: &ModelDescriptor) -> Arc<Compiled> {
         .or_insert_with(|| {
             let compiled = serde_json::from_str::<Value>(model.input_schema)
                 .map_err(|e| e.to_string())
-                .and_then(|schema| compile(closed(&schema)).map(|validator| (schema, validator)));
+                .and_then(|schema| Validator::new(&schema).map(|validator| (schema, validator)));
             Arc::new(match compiled {
                 Ok((schema, validator)) => Compiled {
                     schema,
@@ -49,24 +82,7 @@ pub(super) fn compiled(model: &ModelDescriptor) -> Arc<Compiled> {
 /// or why `schema` cannot be compiled.
 #[cfg(any(fuzzing, test))]
 pub(super) fn check_with(schema: &Value, input: &Value) -> Result<Vec<Violation>, String> {
-    let (schemas, index) = compile(closed(schema))?;
-    Ok(match schemas.validate(input, index) {
-        Ok(()) => Vec::new(),
-        Err(error) => violations_from(&error, input),
-    })
-}
-
-/// Compiles a closed input schema (JSON Schema 2020-12 unless it names
-/// its `$schema`; formats are annotations, as 2020-12 says).
-fn compile(schema: Value) -> Result<(boon::Schemas, boon::SchemaIndex), String> {
-    const LOCATION: &str = "urn:runcomfy:input-schema";
-    let mut schemas = boon::Schemas::new();
-    let mut compiler = boon::Compiler::new();
-    compiler.set_default_draft(boon::Draft::V2020_12);
-    let reason = |e: boon::CompileError| format!("{e:#}");
-    compiler.add_resource(LOCATION, schema).map_err(reason)?;
-    let index = compiler.compile(LOCATION, &mut schemas).map_err(reason)?;
-    Ok((schemas, index))
+    Validator::new(schema).map(|validator| validator.violations(input))
 }
 
 /// `schema` with every object that lists its `properties` closed to other
@@ -98,15 +114,6 @@ fn close(schema: &mut Value) {
 /// groups the validator nests its failures in (the root, `$ref`,
 /// `allOf`) are looked through; a keyword whose failure is about its
 /// alternatives (`anyOf`, `oneOf`, `not`, ...) is one violation.
-pub(super) fn violations_from(
-    error: &boon::ValidationError<'_, '_>,
-    input: &Value,
-) -> Vec<Violation> {
-    let mut out = Vec::new();
-    collect(error, input, &mut out);
-    out
-}
-
 fn collect(error: &boon::ValidationError<'_, '_>, input: &Value, out: &mut Vec<Violation>) {
     use boon::ErrorKind as Kind;
     let is_group = matches!(
@@ -121,7 +128,7 @@ fn collect(error: &boon::ValidationError<'_, '_>, input: &Value, out: &mut Vec<V
     }
     let tokens = &error.instance_location.tokens;
     let path = field_path(&error.instance_location.to_string());
-    let value = value_at(input, tokens).cloned();
+    let at = value_at(input, tokens);
     let number = |n: &serde_json::Number| Value::Number(n.clone());
     let rule = match &error.kind {
         Kind::Required { want } => {
@@ -136,7 +143,7 @@ fn collect(error: &boon::ValidationError<'_, '_>, input: &Value, out: &mut Vec<V
             out.extend(got.iter().map(|name| Violation {
                 path: join(&path, name),
                 rule: Rule::UnknownField,
-                value: value.as_ref().and_then(|v| v.get(name.as_ref())).cloned(),
+                value: at.and_then(|v| v.get(name.as_ref())).cloned(),
             }));
             return;
         }
@@ -188,7 +195,11 @@ fn collect(error: &boon::ValidationError<'_, '_>, input: &Value, out: &mut Vec<V
             message: other.to_string(),
         },
     };
-    out.push(Violation { path, rule, value });
+    out.push(Violation {
+        path,
+        rule,
+        value: at.cloned(),
+    });
 }
 
 /// The JSON Schema keyword a failure of `kind` broke.
@@ -331,7 +342,7 @@ mod tests {
 
     #[test]
     fn a_schema_that_is_not_json_schema_is_refused_with_the_reason() {
-        let Err(problem) = compile(json!({"type": "float"})) else {
+        let Err(problem) = check_with(&json!({"type": "float"}), &json!(1.5)) else {
             panic!("float is not a JSON type");
         };
         assert!(problem.contains("type"), "{problem}");
