@@ -27,19 +27,9 @@ fn write_batch(dir: &Path, lines: usize) -> std::path::PathBuf {
     file
 }
 
-fn command(emulator: &Standalone, dir: &Path) -> std::process::Command {
-    let mut command = std::process::Command::new(assert_cmd::cargo::cargo_bin("runcomfy"));
-    command
-        .current_dir(dir)
-        .env("RUNCOMFY_BASE_URL", &emulator.base)
-        .env("RUNCOMFY_TOKEN", "emulator-token")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped());
-    command
-}
-
 fn batch(emulator: &Standalone, dir: &Path, extra: &[&str]) -> Child {
-    command(emulator, dir)
+    emulator
+        .cli(dir)
         .args(["batch", "prompts.jsonl", "--out-dir", "out"])
         .args(extra)
         .spawn()
@@ -56,7 +46,8 @@ fn stderr(output: &Output) -> String {
 
 /// `batch status out --json`.
 fn status(emulator: &Standalone, dir: &Path) -> Value {
-    let output = command(emulator, dir)
+    let output = emulator
+        .cli(dir)
         .args(["--json", "batch", "status", "out"])
         .output()
         .expect("runs");

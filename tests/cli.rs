@@ -152,16 +152,8 @@ async fn generate_and_run_print_json_documents_and_save_videos() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_request_id_commands_and_the_catalogue() {
-    // One worker, busy for an hour: the second job stays queued.
-    let emulator = Standalone::start(&[
-        "--workers",
-        "1",
-        "--queue-delay",
-        "0",
-        "--run-time",
-        "3600",
-        "--quiet",
-    ]);
+    // The second job stays queued.
+    let emulator = Standalone::with_one_busy_worker(&["--quiet"]);
     let dir = tempfile::tempdir().expect("temp dir");
     let submit = |prompt: &str| {
         let output = runcomfy(
@@ -347,15 +339,7 @@ async fn every_failure_has_its_exit_code() {
 
 /// Starts `runcomfy ARGS` in the background.
 fn spawn(emulator: &Standalone, dir: &Path, args: &[&str]) -> std::process::Child {
-    std::process::Command::new(assert_cmd::cargo::cargo_bin("runcomfy"))
-        .args(args)
-        .current_dir(dir)
-        .env("RUNCOMFY_BASE_URL", &emulator.base)
-        .env("RUNCOMFY_TOKEN", "emulator-token")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("starts")
+    emulator.cli(dir).args(args).spawn().expect("starts")
 }
 
 fn interrupt(child: &std::process::Child) {
@@ -383,15 +367,7 @@ async fn until(emulator: &Standalone, check: impl Fn(&Value) -> bool) -> Value {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn ctrl_c_cancels_a_queued_job_and_detaches_a_running_one() {
-    let emulator = Standalone::start(&[
-        "--workers",
-        "1",
-        "--queue-delay",
-        "0",
-        "--run-time",
-        "3600",
-        "--quiet",
-    ]);
+    let emulator = Standalone::with_one_busy_worker(&["--quiet"]);
     let dir = tempfile::tempdir().expect("temp dir");
 
     // Running: the only worker takes it.

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{assert_playable_mp4, fast, fetch, one_busy_worker};
+use common::{assert_playable_mp4, download_failure, fast, fetch, one_busy_worker};
 use runcomfy::emulator::{Emulator, EmulatorConfig, Endpoint, Fault};
 use runcomfy::models::kling::kling_3_0::standard::text_to_video::{
     AspectRatio, Input, TextToVideo,
@@ -694,11 +694,8 @@ async fn oversize_downloads_are_refused_and_leave_nothing() {
         .expect_err("too big");
     assert!(
         matches!(
-            error,
-            Error::Download {
-                source: DownloadError::TooLarge { limit: 1000, .. },
-                ..
-            }
+            download_failure(&error),
+            DownloadError::TooLarge { limit: 1000, .. }
         ),
         "{error:?}"
     );
@@ -723,11 +720,8 @@ async fn existing_files_are_not_overwritten_unless_asked() {
         .expect_err("exists");
     assert!(
         matches!(
-            error,
-            Error::Download {
-                source: DownloadError::AlreadyExists { .. },
-                ..
-            }
+            download_failure(&error),
+            DownloadError::AlreadyExists { .. }
         ),
         "{error:?}"
     );
@@ -767,11 +761,8 @@ async fn downloads_go_only_to_allowed_hosts() {
             .expect_err("refused");
         assert!(
             matches!(
-                error,
-                Error::Download {
-                    source: DownloadError::HostNotAllowed { .. },
-                    ..
-                }
+                download_failure(&error),
+                DownloadError::HostNotAllowed { .. }
             ),
             "{url}: {error:?}"
         );
@@ -787,11 +778,8 @@ async fn downloads_go_only_to_allowed_hosts() {
         .await
         .expect_err("loopback off");
     assert!(matches!(
-        error,
-        Error::Download {
-            source: DownloadError::HostNotAllowed { .. },
-            ..
-        }
+        download_failure(&error),
+        DownloadError::HostNotAllowed { .. }
     ));
 }
 

@@ -64,16 +64,7 @@ fn the_seed_page_has_the_four_queue_commands() {
 fn seed_commands_work_against_the_standalone_emulator() {
     // One worker, busy for an hour with the first job: the second job stays
     // queued, so cancel has something to cancel.
-    let emulator = Standalone::start(&[
-        "--token",
-        "<token>",
-        "--workers",
-        "1",
-        "--queue-delay",
-        "0",
-        "--run-time",
-        "3600",
-    ]);
+    let emulator = Standalone::with_one_busy_worker(&["--token", "<token>"]);
     let submit = seed_command("POST", "text-to-video");
     let (status, result, cancel) = (
         seed_command("GET", "/status"),

@@ -442,20 +442,10 @@ async fn through_the_api(jobs: usize, counter: &retries::Counter) {
 }
 
 /// `runcomfy ARGS` against the standalone emulator.
-fn cli(emulator: &Standalone, dir: &Path, args: &[&str]) -> std::process::Command {
-    let mut command = std::process::Command::new(assert_cmd::cargo::cargo_bin("runcomfy"));
-    command
-        .args(args)
-        .current_dir(dir)
-        .env("RUNCOMFY_BASE_URL", &emulator.base)
-        .env("RUNCOMFY_TOKEN", "emulator-token")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped());
-    command
-}
-
 fn batch_report(emulator: &Standalone, dir: &Path) -> Value {
-    let output = cli(emulator, dir, &["--json", "batch", "status", "out"])
+    let output = emulator
+        .cli(dir)
+        .args(["--json", "batch", "status", "out"])
         .output()
         .expect("runs");
     serde_json::from_slice(&output.stdout).unwrap_or(Value::Null)
@@ -503,7 +493,11 @@ async fn through_the_batch(lines: usize) {
     ];
 
     // The first run is killed once a quarter of the lines have an id.
-    let mut first = cli(&emulator, dir.path(), &batch).spawn().expect("starts");
+    let mut first = emulator
+        .cli(dir.path())
+        .args(batch)
+        .spawn()
+        .expect("starts");
     for _ in 0..1200 {
         let report = batch_report(&emulator, dir.path());
         let with_id = report["details"]
@@ -521,7 +515,7 @@ async fn through_the_batch(lines: usize) {
     // Then rerun until nothing can go on (each rerun resumes).
     let mut runs = 1;
     for _ in 0..6 {
-        let output = cli(&emulator, dir.path(), &batch).output().expect("runs");
+        let output = emulator.cli(dir.path()).args(batch).output().expect("runs");
         runs += 1;
         if output.status.code() == Some(0) {
             break;

@@ -16,6 +16,15 @@ pub const MODEL: &str = "kling/kling-3.0/standard/text-to-video";
 /// How long a test waits for the emulator to reach a state.
 pub const LIMIT: Duration = Duration::from_secs(10);
 
+/// The download failure inside `error`; any other error fails the test,
+/// shown whole.
+pub fn download_failure(error: &runcomfy::Error) -> &runcomfy::DownloadError {
+    match error {
+        runcomfy::Error::Download { source, .. } => source,
+        other => panic!("not a download error: {other:?}"),
+    }
+}
+
 /// The body of a URL, in full.
 pub async fn fetch(url: &str) -> Vec<u8> {
     http()

@@ -34,6 +34,26 @@ impl Standalone {
         Self { child, base }
     }
 
+    /// An emulator with one worker, busy for an hour with the first job:
+    /// a second job stays queued (so that there is something to cancel).
+    pub fn with_one_busy_worker(extra: &[&str]) -> Self {
+        let busy = ["--workers", "1", "--queue-delay", "0", "--run-time", "3600"];
+        Self::start(&[&busy[..], extra].concat())
+    }
+
+    /// A `runcomfy` command pointed at this emulator (its base URL and
+    /// token in the environment), run in `dir`, its output piped.
+    pub fn cli(&self, dir: &std::path::Path) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_runcomfy"));
+        command
+            .current_dir(dir)
+            .env("RUNCOMFY_BASE_URL", &self.base)
+            .env("RUNCOMFY_TOKEN", "emulator-token")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        command
+    }
+
     /// Stops the emulator and returns what it logged.
     pub fn stop(mut self) -> String {
         self.child.kill().expect("kill");
