@@ -55,13 +55,15 @@ pub mod fuzzing {
         let _ = error.to_string();
         let _ = decode::is_retryable_error_in_200(body);
         if let Ok(answer) = serde_json::from_slice::<wire::StatusResponse>(body) {
-            let _ = decode::same_job("r", answer.request_id.as_deref());
-            let _ = Status::from_wire(&answer.status, answer.queue_position).to_string();
+            let _ = decode::same_job("r", answer.request_id.as_deref(), status);
+            let position = decode::queue_position(answer.queue_position.as_ref());
+            let _ = Status::from_wire(&answer.status, position).to_string();
         }
         if let Ok(answer) = serde_json::from_slice::<wire::ResultResponse>(body) {
             if let Some(error) = &answer.error {
                 let _ = decode::failure(error);
             }
+            let _ = decode::same_model("r", Some("m"), answer.model_id.as_ref(), status);
             let _ = answer.cost.as_ref().and_then(decode::number);
             if let Some(output) = answer.output {
                 let result = crate::JobResult {

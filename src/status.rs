@@ -40,10 +40,10 @@ pub enum Status {
 
 impl Status {
     /// The status a wire string and queue position mean.
-    pub(crate) fn from_wire(value: &str, queue_position: Option<i64>) -> Self {
+    pub(crate) fn from_wire(value: &str, queue_position: Option<u64>) -> Self {
         match value {
             "in_queue" | "pending" | "waiting" => Self::InQueue {
-                position: queue_position.and_then(|p| u64::try_from(p).ok()),
+                position: queue_position,
             },
             "in_progress" | "starting" | "processing" => Self::InProgress,
             "completed" | "succeeded" => Self::Completed,
@@ -90,12 +90,31 @@ impl fmt::Display for Status {
 }
 
 /// What a cancel did.
+///
+/// Read from the cancel answer's `outcome`, then its `status`:
+///
+/// | `outcome` | `status` | outcome |
+/// |---|---|---|
+/// | `cancelled` (`canceled`) | any | [`Cancelled`](Self::Cancelled) |
+/// | `not_cancellable` (`not_cancelable`) | any | [`NotCancellable`](Self::NotCancellable) |
+/// | anything else, or none | `cancelled` (`canceled`) | [`Cancelled`](Self::Cancelled) |
+/// | `cancellation_requested` | not `cancelled` | [`CancellationRequested`](Self::CancellationRequested) |
+/// | another string | not `cancelled` | [`Other`](Self::Other) |
+/// | none | running or finished | [`NotCancellable`](Self::NotCancellable) |
+/// | none | queued, unknown or none | [`Unconfirmed`](Self::Unconfirmed) |
+///
+/// RunComfy's docs name `cancelled` and `not_cancellable`; its own clients
+/// also see `cancellation_requested`, sometimes beside `status:
+/// cancelled`, which counts as done.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum CancelOutcome {
     /// The job was queued and is now cancelled (nothing to pay).
     Cancelled,
+    /// RunComfy took the request to cancel but has not confirmed it yet:
+    /// ask the job's status to know whether it was cancelled in time.
+    CancellationRequested,
     /// The job is already running or finished; RunComfy cannot cancel it.
     NotCancellable,
     /// RunComfy answered with an outcome this client does not know, kept
@@ -107,13 +126,16 @@ pub enum CancelOutcome {
 }
 
 impl CancelOutcome {
-    /// The outcome a cancel answer's `outcome` and `status` mean.
+    /// The outcome a cancel answer's `outcome` and `status` mean (the
+    /// table above).
     pub(crate) fn from_wire(outcome: Option<&str>, status: Option<&str>) -> Self {
-        match (outcome, status.map(|s| Status::from_wire(s, None))) {
+        let status = status.map(|s| Status::from_wire(s, None));
+        match (outcome, status) {
             (Some("cancelled" | "canceled"), _) => Self::Cancelled,
             (Some("not_cancellable" | "not_cancelable"), _) => Self::NotCancellable,
+            (_, Some(Status::Cancelled)) => Self::Cancelled,
+            (Some("cancellation_requested"), _) => Self::CancellationRequested,
             (Some(other), _) => Self::Other(other.to_string()),
-            (None, Some(Status::Cancelled)) => Self::Cancelled,
             (None, Some(status)) if status.is_terminal() || status == Status::InProgress => {
                 Self::NotCancellable
             }
@@ -126,6 +148,9 @@ impl fmt::Display for CancelOutcome {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Cancelled => f.write_str("cancelled"),
+            Self::CancellationRequested => {
+                f.write_str("cancellation requested (not confirmed yet; ask the job's status)")
+            }
             Self::NotCancellable => f.write_str("not cancellable (already running or finished)"),
             Self::Other(outcome) => write!(f, "outcome {outcome:?}"),
             Self::Unconfirmed => f.write_str("unconfirmed (ask the job's status)"),
@@ -157,7 +182,7 @@ mod tests {
         }
         assert!(!read("paused").is_terminal());
         assert_eq!(
-            Status::from_wire("in_queue", Some(-1)),
+            Status::from_wire("in_queue", None),
             Status::InQueue { position: None }
         );
     }
@@ -183,6 +208,36 @@ mod tests {
         assert_eq!(
             CancelOutcome::from_wire(None, None),
             CancelOutcome::Unconfirmed
+        );
+    }
+
+    #[test]
+    fn a_requested_cancel_is_its_own_outcome_until_the_status_confirms_it() {
+        assert_eq!(
+            CancelOutcome::from_wire(Some("cancellation_requested"), None),
+            CancelOutcome::CancellationRequested
+        );
+        assert_eq!(
+            CancelOutcome::from_wire(Some("cancellation_requested"), Some("in_queue")),
+            CancelOutcome::CancellationRequested
+        );
+        // RunComfy's own tests mock this pair: the status counts.
+        assert_eq!(
+            CancelOutcome::from_wire(Some("cancellation_requested"), Some("cancelled")),
+            CancelOutcome::Cancelled
+        );
+        assert_eq!(
+            CancelOutcome::from_wire(Some("queued_for_cancel"), Some("canceled")),
+            CancelOutcome::Cancelled
+        );
+        // The docs' example: the outcome says cancelled.
+        assert_eq!(
+            CancelOutcome::from_wire(Some("cancelled"), Some("completed")),
+            CancelOutcome::Cancelled
+        );
+        assert_eq!(
+            serde_json::to_value(CancelOutcome::CancellationRequested).expect("serialises"),
+            serde_json::json!("cancellation_requested")
         );
     }
 }

@@ -159,3 +159,30 @@ async fn the_cost_comes_with_the_result_when_asked_for() {
     assert_eq!(raw["model_id"], MODEL);
     assert_eq!(raw["cost"], json!(cost));
 }
+
+#[tokio::test]
+async fn the_library_lists_categories_and_filters_by_kind() {
+    let emulator = Emulator::start(fast()).await.expect("starts");
+    let client = client_for(&emulator, false);
+    let categories = client.categories().await.expect("categories");
+    assert_eq!(categories, ["video", "text-to-video"]);
+    let listed = |query: ModelQuery| {
+        let client = client.clone();
+        async move {
+            client
+                .models(query)
+                .collect::<Vec<_>>()
+                .await
+                .into_iter()
+                .collect::<Result<Vec<_>, _>>()
+                .expect("listed")
+        }
+    };
+    let models = listed(ModelQuery::new().kind("model").page_size(10_000)).await;
+    assert!(models.iter().any(|m| m.model_id == MODEL));
+    assert!(models.iter().all(|m| m.kind.as_deref() == Some("model")));
+    assert!(listed(ModelQuery::new().kind("workflow")).await.is_empty());
+    let described = listed(ModelQuery::new().search("SYNCHRONISED")).await;
+    assert_eq!(described.len(), 1, "the search reads descriptions");
+    assert!(described[0].description.is_some());
+}

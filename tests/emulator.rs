@@ -163,17 +163,19 @@ async fn jobs_queue_run_and_complete_with_a_playable_video() {
         let result = api.finished(&id).await;
         assert_eq!(result["status"], "completed");
         assert_eq!(result["request_id"], id.as_str());
+        // As the live API was recorded: microseconds and +00:00, the
+        // completion time named completed_at, no error key.
         assert!(
             result["created_at"]
                 .as_str()
                 .expect("created_at")
-                .ends_with('Z')
+                .ends_with("+00:00")
         );
         assert!(
-            result["finished_at"].as_str().expect("finished_at")
+            result["completed_at"].as_str().expect("completed_at")
                 >= result["created_at"].as_str().expect("created_at")
         );
-        assert_eq!(result["error"], Value::Null);
+        assert!(result.get("error").is_none(), "{result}");
         let url = result["output"]["video"].as_str().expect("a video URL");
         assert!(url.starts_with(&emulator.files_base_url()), "{url}");
         assert_ne!(
@@ -220,9 +222,10 @@ async fn queued_jobs_report_their_position_and_running_ones_an_instance() {
     assert_eq!(pending["status"], "in_queue");
     assert!(pending.get("output").is_none());
 
-    // Cancel: queued jobs are cancelled, the running one is not.
+    // Cancel: queued jobs are cancelled, the running one is not; the docs
+    // answer 202 Accepted.
     let (code, cancelled) = api.cancel(&second).await;
-    assert_eq!(code, 200);
+    assert_eq!(code, 202);
     assert_eq!(
         (cancelled["outcome"].as_str(), cancelled["status"].as_str()),
         (Some("cancelled"), Some("cancelled"))
@@ -269,9 +272,11 @@ async fn run_time_follows_the_requested_duration() {
     let long = api.submit(json!({"prompt": "a", "duration": 15})).await;
     let elapsed = |result: Value| {
         let at = |key: &str| {
-            humantime::parse_rfc3339(result[key].as_str().expect("a timestamp")).expect("RFC 3339")
+            let written = result[key].as_str().expect("a timestamp");
+            let utc = written.replace("+00:00", "Z");
+            humantime::parse_rfc3339(&utc).expect("RFC 3339")
         };
-        at("finished_at")
+        at("completed_at")
             .duration_since(at("created_at"))
             .expect("finished after created")
     };
@@ -861,4 +866,87 @@ async fn a_rate_limit_answers_429_with_retry_after_beyond_its_burst() {
     assert_eq!(&statuses[3..], &[429, 429]);
     assert_eq!(retry_after.as_deref(), Some("2"));
     assert_eq!(emulator.counters().rate_limited, 2);
+}
+
+#[tokio::test]
+async fn results_can_advertise_files_under_a_runcomfy_host_mapped_to_loopback() {
+    // A free port for the file server, known before it starts.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let host = "files.emulator.runcomfy.net";
+    let config = fast()
+        .files_port(port)
+        .advertise_files_base(format!("http://{host}:{port}/"));
+    let emulator = Emulator::start(config).await.expect("starts");
+    let api = Api::new(&emulator);
+    let id = api.submit(json!({"prompt": "a fox"})).await;
+    let url = api.finished(&id).await["output"]["video"]
+        .as_str()
+        .expect("a video URL")
+        .to_string();
+    assert_eq!(url, format!("http://{host}:{port}/files/{id}.mp4"));
+    // What an /etc/hosts line does for a client that trusts only
+    // RunComfy's hosts: the name resolves to loopback.
+    let http = runcomfy::http_client_builder()
+        .expect("TLS")
+        .resolve(host, emulator.files_addr())
+        .build()
+        .expect("a client");
+    let bytes = http
+        .get(&url)
+        .send()
+        .await
+        .expect("the file server answers")
+        .bytes()
+        .await
+        .expect("body");
+    assert_playable_mp4(&bytes);
+}
+
+#[tokio::test]
+async fn the_catalogue_takes_kind_limits_and_lists_categories() {
+    let emulator = Emulator::start(fast()).await.expect("starts");
+    let api = Api::new(&emulator);
+    let (code, page) = api
+        .json(reqwest::Method::GET, "/v1/models?limit=500&kind=model")
+        .await;
+    assert_eq!(code, 200, "{page}");
+    assert!(
+        page["models"]
+            .as_array()
+            .expect("models")
+            .iter()
+            .all(|m| m["kind"] == "model"),
+        "{page}"
+    );
+    for bad in ["limit=0", "limit=501", "limit=-1", "kind=plugin"] {
+        let (code, body) = api
+            .json(reqwest::Method::GET, &format!("/v1/models?{bad}"))
+            .await;
+        assert_eq!(code, 422, "{bad}: {body}");
+        assert_eq!(body["error_code"], 422001);
+    }
+    let (code, body) = api
+        .json(reqwest::Method::GET, "/v1/models/categories")
+        .await;
+    assert_eq!(code, 200, "{body}");
+    assert!(
+        body["categories"]
+            .as_array()
+            .expect("a list")
+            .contains(&json!("video"))
+    );
+    // A POST there is a submit to a model that does not exist.
+    let response = api
+        .http
+        .post(format!("{}/v1/models/categories", api.base))
+        .bearer_auth(&api.token)
+        .json(&json!({"prompt": "x"}))
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(response.status(), 400);
+    assert_eq!(emulator.counters().requests.categories, 1);
 }

@@ -117,7 +117,7 @@ fn seed_commands_work_against_the_standalone_emulator() {
         log.contains("path=\"/v1/requests/"),
         "each request is logged:\n{log}"
     );
-    assert!(log.contains("/cancel\" status=200"), "{log}");
+    assert!(log.contains("/cancel\" status=202"), "{log}");
 }
 
 #[test]

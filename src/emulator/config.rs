@@ -37,6 +37,40 @@ impl RunTime {
     }
 }
 
+/// Which of RunComfy's two accounts of its answers the emulator follows
+/// where they differ.
+///
+/// | | [`Recorded`](Self::Recorded) (default) | [`Docs`](Self::Docs) |
+/// |---|---|---|
+/// | result of a job not finished | `{request_id, status, created_at}` | the status answer (URLs, `queue_position`) |
+/// | completed result | `status: completed`, `completed_at`, no `error` key | `status: succeeded`, `finished_at`, `error: null` |
+/// | status spelling in the result | as the status call | `succeeded` for `completed` |
+///
+/// Everything else (timestamps with microseconds and `+00:00`, UUIDv4
+/// request ids, cancel answered `202`) is the same in both: the recordings
+/// where there are some, the docs elsewhere.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Flavour {
+    /// As the live API was recorded answering (Dec 2025).
+    #[default]
+    Recorded,
+    /// As RunComfy's documentation's examples answer.
+    Docs,
+}
+
+impl std::str::FromStr for Flavour {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "recorded" => Ok(Self::Recorded),
+            "docs" => Ok(Self::Docs),
+            other => Err(format!("no flavour {other:?}: recorded or docs")),
+        }
+    }
+}
+
 /// A model id this crate was not built with.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("no model {model_id} in this build")]
@@ -69,6 +103,8 @@ pub struct EmulatorConfig {
     pub(crate) max_connections: usize,
     pub(crate) header_read_timeout: Duration,
     pub(crate) rate_limit: Option<RateLimit>,
+    pub(crate) flavour: Flavour,
+    pub(crate) advertised_files_base: Option<String>,
 }
 
 /// A limit on API requests per second, as a token bucket: `burst`
@@ -98,6 +134,8 @@ impl Default for EmulatorConfig {
             max_connections: 1024,
             header_read_timeout: Duration::from_secs(10),
             rate_limit: None,
+            flavour: Flavour::default(),
+            advertised_files_base: None,
         }
     }
 }
@@ -233,6 +271,28 @@ impl EmulatorConfig {
         self.served_input_schemas
             .insert(model_id.to_string(), schema);
         Ok(self)
+    }
+
+    /// Answer as the recordings of the live API do (the default) or as the
+    /// docs' examples do (see [`Flavour`]), so that a client can be tried
+    /// against both.
+    pub fn flavour(mut self, flavour: Flavour) -> Self {
+        self.flavour = flavour;
+        self
+    }
+
+    /// The base of the file URLs results advertise, instead of the file
+    /// server's own `http://127.0.0.1:PORT`: for clients that download
+    /// only from RunComfy's hosts (RunComfy's CLI trusts `*.runcomfy.net`
+    /// and `*.runcomfy.com`). Map the name to loopback yourself (an
+    /// `/etc/hosts` line) and give the file server a fixed
+    /// [`files_port`](Self::files_port), e.g.
+    /// `http://files.emulator.runcomfy.net:8788`. A trailing `/` is
+    /// dropped.
+    pub fn advertise_files_base(mut self, base: impl Into<String>) -> Self {
+        let base: String = base.into();
+        self.advertised_files_base = Some(base.trim_end_matches('/').to_string());
+        self
     }
 
     pub(crate) fn scaled(&self, emulated: Duration) -> Duration {

@@ -24,11 +24,13 @@ pub enum Endpoint {
     File,
     /// `GET /v1/models` (the catalogue).
     ModelList,
+    /// `GET /v1/models/categories` (the catalogue's categories).
+    Categories,
 }
 
 impl Endpoint {
     /// Every endpoint.
-    pub const ALL: [Endpoint; 7] = [
+    pub const ALL: [Endpoint; 8] = [
         Self::Submit,
         Self::Status,
         Self::Result,
@@ -36,8 +38,13 @@ impl Endpoint {
         Self::Model,
         Self::File,
         Self::ModelList,
+        Self::Categories,
     ];
 }
+
+/// Where the catalogue's categories are listed (a GET; a POST there is a
+/// submit to a model id that does not exist).
+pub(super) const CATEGORIES_PATH: &str = "/v1/models/categories";
 
 /// The endpoint a request is for, if any.
 pub(super) fn classify(method: &Method, path: &str) -> Option<Endpoint> {
@@ -51,6 +58,9 @@ pub(super) fn classify(method: &Method, path: &str) -> Option<Endpoint> {
             (&Method::POST, Some("cancel")) => Some(Endpoint::Cancel),
             _ => None,
         };
+    }
+    if path == CATEGORIES_PATH && method == Method::GET {
+        return Some(Endpoint::Categories);
     }
     if path.starts_with("/v1/models/") {
         return match *method {

@@ -90,7 +90,7 @@ pub(super) async fn submit(
         .fetch_add(1, Ordering::Relaxed);
     shared.spawn_job(id.clone(), run_time);
 
-    let base = &shared.api_base;
+    let base = &shared.bases.api;
     axum::Json(json!({
         "request_id": id,
         "status_url": format!("{base}/v1/requests/{id}/status"),
@@ -118,6 +118,9 @@ fn model_body(shared: &Shared, model: &ModelDescriptor, with_schemas: bool) -> V
     };
     body.retain(|key, _| !key.starts_with("x-"));
     body.insert("model_id".into(), json!(model.id));
+    // Every catalogue entry has a kind; a model.json that names none is a
+    // model.
+    body.entry("kind").or_insert_with(|| json!("model"));
     if with_schemas {
         let input = shared
             .config
@@ -139,8 +142,9 @@ pub(super) async fn model_info(State(shared): SharedState, uri: axum::http::Uri)
 }
 
 /// The catalogue: every model under `schema/`, filtered and paged as
-/// RunComfy's clients ask (`search` in the id or name, `category`,
-/// `limit` (default 50, at most 100), `offset`).
+/// RunComfy's clients ask: `search` in the id, name or description,
+/// `category`, `kind`, `limit` (default 50; the contract layer takes 1 to
+/// 500 and refuses anything else) and `offset`.
 pub(super) async fn list_models(State(shared): SharedState, uri: axum::http::Uri) -> Response {
     let query: std::collections::HashMap<String, String> =
         query_pairs(uri.query()).into_iter().collect();
@@ -150,18 +154,21 @@ pub(super) async fn list_models(State(shared): SharedState, uri: axum::http::Uri
             .and_then(|v| v.parse::<usize>().ok())
             .unwrap_or(default)
     };
-    let (limit, offset) = (number("limit", 50).min(100), number("offset", 0));
+    let (limit, offset) = (number("limit", 50), number("offset", 0));
     let search = query.get("search").map(|s| s.to_lowercase());
     let category = query.get("category");
+    let kind = query.get("kind");
     let with_schemas = query.get("include_schema").is_some_and(|v| v == "true");
     let matching: Vec<Value> = ModelDescriptor::all()
         .iter()
         .map(|model| model_body(&shared, model, with_schemas))
         .filter(|body| {
             let text = |key: &str| body[key].as_str().unwrap_or_default().to_lowercase();
-            search
-                .as_ref()
-                .is_none_or(|s| text("model_id").contains(s) || text("display_name").contains(s))
+            search.as_ref().is_none_or(|s| {
+                ["model_id", "display_name", "description"]
+                    .iter()
+                    .any(|key| text(key).contains(s))
+            })
         })
         .filter(|body| {
             category.is_none_or(|c| {
@@ -170,16 +177,31 @@ pub(super) async fn list_models(State(shared): SharedState, uri: axum::http::Uri
                     .is_some_and(|cs| cs.iter().any(|x| x == c.as_str()))
             })
         })
+        .filter(|body| kind.is_none_or(|k| body["kind"] == k.as_str()))
         .collect();
     let total = matching.len();
     let page: Vec<Value> = matching.into_iter().skip(offset).take(limit).collect();
     axum::Json(json!({"models": page, "total": total})).into_response()
 }
 
+/// The catalogue's categories, each once, in the order models list them.
+pub(super) async fn categories() -> Response {
+    let mut names: Vec<String> = Vec::new();
+    for model in ModelDescriptor::all() {
+        let info: Value = serde_json::from_str(model.published_info).unwrap_or(Value::Null);
+        for name in info["categories"].as_array().into_iter().flatten() {
+            if let Some(name) = name.as_str().filter(|n| !names.iter().any(|x| x == n)) {
+                names.push(name.to_string());
+            }
+        }
+    }
+    axum::Json(json!({"categories": names})).into_response()
+}
+
 pub(super) async fn status(State(shared): SharedState, Path(id): Path<String>) -> Response {
     let store = shared.store.lock_or_recover();
     match store.get(&id) {
-        Some(job) => axum::Json(jobs::status_body(&store, job, &shared.api_base)).into_response(),
+        Some(job) => axum::Json(jobs::status_body(&store, job, &shared.bases.api)).into_response(),
         None => unknown_request(&id),
     }
 }
@@ -195,7 +217,7 @@ pub(super) async fn result(
     let store = shared.store.lock_or_recover();
     match store.get(&id) {
         Some(job) => {
-            let mut body = jobs::result_body(&store, job, &shared.api_base, &shared.files_base);
+            let mut body = jobs::result_body(&store, job, shared.config.flavour, &shared.bases);
             if include_cost && job.state.is_terminal() {
                 body["model_id"] = json!(job.model_id);
                 body["cost"] = json!(job.cost_usd());
@@ -216,7 +238,12 @@ pub(super) async fn cancel(State(shared): SharedState, Path(id): Path<String>) -
         CancelOutcome::Cancelled => "cancelled",
         _ => "not_cancellable",
     };
-    axum::Json(json!({"request_id": id, "status": status, "outcome": outcome})).into_response()
+    // The docs: "Successful requests return a 202 Accepted".
+    (
+        StatusCode::ACCEPTED,
+        axum::Json(json!({"request_id": id, "status": status, "outcome": outcome})),
+    )
+        .into_response()
 }
 
 pub(super) async fn file(

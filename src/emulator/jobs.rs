@@ -1,6 +1,7 @@
 //! The emulator's queue: accepted jobs, their states and the workers that
 //! move them along.
 
+use super::config::Flavour;
 use super::video::Fixture;
 use crate::status::{CancelOutcome, Status};
 use serde_json::{Value, json};
@@ -213,42 +214,81 @@ impl Store {
     }
 }
 
-/// The JSON RunComfy answers for status.
+/// The JSON RunComfy answers for status, keys in the docs' order:
+/// `queue_position` (while queued) and `instance_id` (while running, as
+/// RunComfy's clients see) after the status.
 pub(crate) fn status_body(store: &Store, job: &Job, api_base: &str) -> Value {
+    let mut body = serde_json::Map::new();
+    body.insert("request_id".into(), json!(job.id));
+    body.insert("status".into(), json!(job.wire_status()));
+    match job.state {
+        Status::InQueue { .. } => {
+            body.insert("queue_position".into(), json!(store.queue_position(job)));
+        }
+        Status::InProgress => {
+            body.insert("instance_id".into(), json!(format!("emulator-{}", job.seq)));
+        }
+        _ => {}
+    }
+    body.insert(
+        "status_url".into(),
+        json!(format!("{api_base}/v1/requests/{}/status", job.id)),
+    );
+    body.insert(
+        "result_url".into(),
+        json!(format!("{api_base}/v1/requests/{}/result", job.id)),
+    );
+    Value::Object(body)
+}
+
+/// The JSON RunComfy answers for result, in the configured [`Flavour`].
+pub(crate) fn result_body(store: &Store, job: &Job, flavour: Flavour, bases: &Bases) -> Value {
+    match flavour {
+        Flavour::Recorded => recorded_result(job, &bases.files),
+        Flavour::Docs if job.state.is_terminal() => documented_result(job, &bases.files),
+        Flavour::Docs => status_body(store, job, &bases.api),
+    }
+}
+
+/// Where the emulator's answers point: its API and its files.
+#[derive(Debug, Clone)]
+pub(crate) struct Bases {
+    pub(crate) api: String,
+    pub(crate) files: String,
+}
+
+/// A result as the live API was recorded answering it: `{request_id,
+/// status, created_at}` while the job is not finished; then `output` (or a
+/// failed job's `error`) and `completed_at`, and no key that would be
+/// null.
+fn recorded_result(job: &Job, files_base: &str) -> Value {
     let mut body = json!({
         "request_id": job.id,
         "status": job.wire_status(),
-        "status_url": format!("{api_base}/v1/requests/{}/status", job.id),
-        "result_url": format!("{api_base}/v1/requests/{}/result", job.id),
+        "created_at": timestamp(job.created_at),
     });
     match job.state {
-        Status::InQueue { .. } => body["queue_position"] = json!(store.queue_position(job)),
-        Status::InProgress => body["instance_id"] = json!(format!("emulator-{}", job.seq)),
+        Status::Completed => body["output"] = output(job, files_base),
+        Status::Failed => body["error"] = failure(job),
         _ => {}
+    }
+    if let (true, Some(at)) = (job.state.is_terminal(), job.finished_at) {
+        body["completed_at"] = json!(timestamp(at));
     }
     body
 }
 
-/// The JSON RunComfy answers for result: the output once finished, the
-/// current status before.
-pub(crate) fn result_body(store: &Store, job: &Job, api_base: &str, files_base: &str) -> Value {
-    if !job.state.is_terminal() {
-        return status_body(store, job, api_base);
-    }
-    let (output, error) = match job.state {
-        Status::Completed => (
-            json!({"video": format!("{files_base}/files/{}.mp4", job.id)}),
-            Value::Null,
-        ),
-        Status::Failed => (
-            Value::Null,
-            json!({"code": JOB_FAILED_CODE, "message": job.behaviour.fails_with}),
-        ),
-        _ => (Value::Null, Value::Null),
+/// A finished job's result as the docs' example answers it: `succeeded`,
+/// `finished_at`, and every documented key (null where there is nothing).
+fn documented_result(job: &Job, files_base: &str) -> Value {
+    let (status, output, error) = match job.state {
+        Status::Completed => ("succeeded", output(job, files_base), Value::Null),
+        Status::Failed => (job.wire_status(), Value::Null, failure(job)),
+        _ => (job.wire_status(), Value::Null, Value::Null),
     };
     json!({
         "request_id": job.id,
-        "status": job.wire_status(),
+        "status": status,
         "output": output,
         "created_at": timestamp(job.created_at),
         "finished_at": job.finished_at.map(timestamp),
@@ -256,6 +296,31 @@ pub(crate) fn result_body(store: &Store, job: &Job, api_base: &str, files_base: 
     })
 }
 
-fn timestamp(at: SystemTime) -> String {
-    humantime::format_rfc3339_millis(at).to_string()
+fn output(job: &Job, files_base: &str) -> Value {
+    json!({"video": format!("{files_base}/files/{}.mp4", job.id)})
+}
+
+fn failure(job: &Job) -> Value {
+    json!({"code": JOB_FAILED_CODE, "message": job.behaviour.fails_with})
+}
+
+/// A time as the live API writes it: microseconds and `+00:00`
+/// (`2025-12-14T08:47:11.089103+00:00`).
+pub(crate) fn timestamp(at: SystemTime) -> String {
+    let utc = humantime::format_rfc3339_micros(at).to_string();
+    match utc.strip_suffix('Z') {
+        Some(bare) => format!("{bare}+00:00"),
+        None => utc,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_are_written_as_the_live_api_writes_them() {
+        let at = SystemTime::UNIX_EPOCH + std::time::Duration::from_micros(1_765_701_561_009_655);
+        assert_eq!(timestamp(at), "2025-12-14T08:39:21.009655+00:00");
+    }
 }

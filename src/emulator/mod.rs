@@ -43,7 +43,7 @@ mod routes;
 mod serve;
 mod video;
 
-pub use config::{EmulatorConfig, RunTime, UnknownModel};
+pub use config::{EmulatorConfig, Flavour, RunTime, UnknownModel};
 pub use faults::{Endpoint, Fault, FaultRefused, FaultScript};
 pub use jobs::JobCounts;
 
@@ -170,6 +170,8 @@ pub struct RequestCounts {
     pub file: u64,
     /// `GET /v1/models`.
     pub model_list: u64,
+    /// `GET /v1/models/categories`.
+    pub categories: u64,
 }
 
 #[derive(Debug, Default)]
@@ -194,8 +196,9 @@ struct Shared {
     rng: Mutex<fastrand::Rng>,
     bucket: Mutex<inject::Bucket>,
     counters: CounterCells,
-    api_base: String,
-    files_base: String,
+    /// Where answers point: the API's own address and the file base
+    /// results advertise.
+    bases: jobs::Bases,
     shutdown: CancellationToken,
 }
 
@@ -242,12 +245,14 @@ impl Emulator {
     /// The API's base URL, e.g. `http://127.0.0.1:41234`: use it where the
     /// real API is `https://model-api.runcomfy.net`.
     pub fn base_url(&self) -> String {
-        self.shared.api_base.clone()
+        self.shared.bases.api.clone()
     }
 
-    /// The file server's base URL (the stand-in for RunComfy's CDN).
+    /// The base of the file URLs results carry (the stand-in for
+    /// RunComfy's CDN): the file server's own address, or the base set
+    /// with [`EmulatorConfig::advertise_files_base`].
     pub fn files_base_url(&self) -> String {
-        self.shared.files_base.clone()
+        self.shared.bases.files.clone()
     }
 
     /// The API's address.
@@ -357,6 +362,7 @@ fn reachable(mut addr: SocketAddr) -> SocketAddr {
 
 impl Shared {
     fn new(config: EmulatorConfig, api_base: String, files_base: String) -> Arc<Self> {
+        let files_base = config.advertised_files_base.clone().unwrap_or(files_base);
         Arc::new(Shared {
             workers: Arc::new(Semaphore::new(config.workers)),
             rng: Mutex::new(fastrand::Rng::with_seed(config.seed)),
@@ -365,8 +371,10 @@ impl Shared {
             store: Mutex::default(),
             faults: Mutex::default(),
             counters: CounterCells::default(),
-            api_base,
-            files_base,
+            bases: jobs::Bases {
+                api: api_base,
+                files: files_base,
+            },
             shutdown: CancellationToken::new(),
         })
     }
@@ -382,6 +390,7 @@ impl Shared {
                 model: count(Endpoint::Model),
                 file: count(Endpoint::File),
                 model_list: count(Endpoint::ModelList),
+                categories: count(Endpoint::Categories),
             }
         };
         Counters {
@@ -426,11 +435,20 @@ impl Shared {
             .collect()
     }
 
-    /// A UUID-shaped id from the seeded RNG.
+    /// A UUIDv4 from the seeded RNG, as the live API's request ids are
+    /// (`323b27e1-2de2-41b1-bf6e-a4b4602e1a75`): version nibble 4, variant
+    /// bits `10`.
     fn new_request_id(&self) -> String {
         let mut rng = self.rng.lock_or_recover();
         let hex: String = (0..32)
-            .map(|_| char::from_digit(rng.u32(0..16), 16).expect("< 16"))
+            .map(|i| {
+                let nibble = match i {
+                    12 => 4,
+                    16 => 8 | rng.u32(0..4),
+                    _ => rng.u32(0..16),
+                };
+                char::from_digit(nibble, 16).expect("< 16")
+            })
             .collect();
         format!(
             "{}-{}-{}-{}-{}",

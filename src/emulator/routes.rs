@@ -19,6 +19,12 @@ use std::time::Instant;
 pub(super) fn api_router(shared: Arc<Shared>) -> Router {
     let queue_api = Router::new()
         .route("/v1/models", get(handlers::list_models))
+        // Before the model ids: a GET here lists categories; a POST is a
+        // submit to a model id that does not exist (400001).
+        .route(
+            super::faults::CATEGORIES_PATH,
+            get(handlers::categories).post(handlers::submit),
+        )
         .route(
             "/v1/models/{*model_id}",
             post(handlers::submit).get(handlers::model_info),

@@ -2,10 +2,13 @@
 //! bodies, `Retry-After`, the checks every answer passes, and the mapping
 //! of a failed call to [`Error`].
 
+use super::http_status;
 use crate::error::{ApiError, ConfigError, Error};
 use crate::generated::api::types::ErrorBody;
 use crate::quote::{EXCERPT_CHARS, excerpt};
+use progenitor_client::ResponseValue;
 use serde_json::Value;
+use std::future::Future;
 use std::time::Duration;
 
 /// The longest `Retry-After` this client takes from a server: a day. A
@@ -119,11 +122,51 @@ async fn answer_error(response: reqwest::Response, request_id: Option<&str>) -> 
     api_error_from(status, &body, retry_after, request_id)
 }
 
-/// Maps a failed idempotent call (status, result, cancel, model info,
-/// listing) to [`Error`].
-pub(crate) async fn api_error(
+/// An answer the generated client read: its value and the HTTP status it
+/// came with.
+#[derive(Debug)]
+pub(crate) struct Answer<T> {
+    pub(crate) value: T,
+    pub(crate) status: u16,
+}
+
+/// The outcome of one idempotent call (status, result, cancel, model
+/// info, listing): its answer, or its failure as an [`Error`] naming the
+/// HTTP status RunComfy really sent.
+pub(crate) async fn answer<T>(
+    call: impl Future<Output = Result<ResponseValue<T>, progenitor_client::Error<()>>>,
+    request_id: Option<&str>,
+) -> Result<Answer<T>, Error> {
+    match http_status::observing(call).await {
+        (Ok(value), _) => Ok(Answer {
+            status: value.status().as_u16(),
+            value: value.into_inner(),
+        }),
+        (Err(error), answered) => Err(api_error(error, request_id, answered).await),
+    }
+}
+
+/// The outcome of a submit to `model_id`: its answer, or its failure (see
+/// [`submit_error`]).
+pub(crate) async fn submit_answer<T>(
+    call: impl Future<Output = Result<ResponseValue<T>, progenitor_client::Error<()>>>,
+    model_id: &str,
+) -> Result<Answer<T>, Error> {
+    match http_status::observing(call).await {
+        (Ok(value), _) => Ok(Answer {
+            status: value.status().as_u16(),
+            value: value.into_inner(),
+        }),
+        (Err(error), answered) => Err(submit_error(error, model_id, answered).await),
+    }
+}
+
+/// Maps a failed idempotent call to [`Error`]; `answered` is the HTTP
+/// status of the answer it ended with, where one came.
+async fn api_error(
     error: progenitor_client::Error<()>,
     request_id: Option<&str>,
+    answered: Option<u16>,
 ) -> Error {
     use progenitor_client::Error as E;
     let owned = || request_id.map(String::from);
@@ -134,17 +177,20 @@ pub(crate) async fn api_error(
             request_id: owned(),
             source,
         },
-        E::InvalidResponsePayload(body, parse_error) => match error_in_200(&body) {
-            Some(_) => classify(api_error_from(200, &body, None, request_id)),
-            None => Error::InvalidResponse {
-                status: 200,
-                message: format!(
-                    "{parse_error}; body: {}",
-                    excerpt(&String::from_utf8_lossy(&body), EXCERPT_CHARS)
-                ),
-                request_id: owned(),
-            },
-        },
+        E::InvalidResponsePayload(body, parse_error) => {
+            let status = answered.unwrap_or(200);
+            match error_in_200(&body) {
+                Some(_) => classify(api_error_from(status, &body, None, request_id)),
+                None => Error::InvalidResponse {
+                    status,
+                    message: format!(
+                        "{parse_error}; body: {}",
+                        excerpt(&String::from_utf8_lossy(&body), EXCERPT_CHARS)
+                    ),
+                    request_id: owned(),
+                },
+            }
+        }
         E::UnexpectedResponse(response) => classify(answer_error(response, request_id).await),
         E::ErrorResponse(response) => classify(ApiError {
             status: response.status().as_u16(),
@@ -161,7 +207,11 @@ pub(crate) async fn api_error(
 
 /// Maps a failed submit to [`Error`]: anything that may have reached
 /// RunComfy becomes [`Error::SubmitOutcomeUnknown`].
-pub(crate) async fn submit_error(error: progenitor_client::Error<()>, model_id: &str) -> Error {
+async fn submit_error(
+    error: progenitor_client::Error<()>,
+    model_id: &str,
+    answered: Option<u16>,
+) -> Error {
     use progenitor_client::Error as E;
     let unknown = |reason: String, source| Error::SubmitOutcomeUnknown {
         model_id: model_id.to_string(),
@@ -179,22 +229,28 @@ pub(crate) async fn submit_error(error: progenitor_client::Error<()>, model_id: 
         | E::InvalidUpgrade(source) => {
             unknown(format!("no complete answer ({source})"), Some(source))
         }
-        E::InvalidResponsePayload(body, parse_error) => match error_in_200(&body) {
-            // An internal error in a 200 may have come after the job was
-            // created; any other error code is a refusal.
-            Some(INTERNAL_ERROR) => {
-                let answer = api_error_from(200, &body, None, None);
-                unknown(format!("error in a 200 answer: {}", answer.message), None)
-            }
-            Some(_) => classify(api_error_from(200, &body, None, None)),
-            None => unknown(
-                format!(
-                    "unreadable answer ({parse_error}): {}",
-                    excerpt(&String::from_utf8_lossy(&body), EXCERPT_CHARS)
+        E::InvalidResponsePayload(body, parse_error) => {
+            let status = answered.unwrap_or(200);
+            match error_in_200(&body) {
+                // An internal error in a 2xx may have come after the job
+                // was created; any other error code is a refusal.
+                Some(INTERNAL_ERROR) => {
+                    let answer = api_error_from(status, &body, None, None);
+                    unknown(
+                        format!("error in an HTTP {status} answer: {}", answer.message),
+                        None,
+                    )
+                }
+                Some(_) => classify(api_error_from(status, &body, None, None)),
+                None => unknown(
+                    format!(
+                        "unreadable HTTP {status} answer ({parse_error}): {}",
+                        excerpt(&String::from_utf8_lossy(&body), EXCERPT_CHARS)
+                    ),
+                    None,
                 ),
-                None,
-            ),
-        },
+            }
+        }
         E::UnexpectedResponse(response) => {
             let answer = answer_error(response, None).await;
             if answer.status >= 500 {
@@ -229,11 +285,12 @@ pub(crate) fn number(value: &Value) -> Option<f64> {
     .filter(|n: &f64| n.is_finite())
 }
 
-/// Refuses an answer about another job: its output is not ours.
-pub(crate) fn same_job(asked: &str, answered: Option<&str>) -> Result<(), Error> {
+/// Refuses an answer about another job: its output is not ours. `status`
+/// is the answer's HTTP status.
+pub(crate) fn same_job(asked: &str, answered: Option<&str>, status: u16) -> Result<(), Error> {
     match answered {
         Some(answered) if answered != asked => Err(Error::InvalidResponse {
-            status: 200,
+            status,
             message: format!(
                 "the answer is about request {:?}, not {asked:?}",
                 excerpt(answered, EXCERPT_CHARS)
@@ -241,6 +298,49 @@ pub(crate) fn same_job(asked: &str, answered: Option<&str>) -> Result<(), Error>
             request_id: Some(asked.to_string()),
         }),
         _ => Ok(()),
+    }
+}
+
+/// Refuses a result that names another model than the one the handle is
+/// for (as RunComfy's own nodes do): its output is not the one asked for.
+/// A `model_id` that is not a string, or a handle that knows no model,
+/// passes.
+pub(crate) fn same_model(
+    request_id: &str,
+    expected: Option<&str>,
+    answered: Option<&Value>,
+    status: u16,
+) -> Result<(), Error> {
+    match (expected, answered.and_then(Value::as_str)) {
+        (Some(expected), Some(answered)) if answered != expected => Err(Error::InvalidResponse {
+            status,
+            message: format!(
+                "the result is for model {:?}, not {expected:?}",
+                excerpt(answered, EXCERPT_CHARS)
+            ),
+            request_id: Some(request_id.to_string()),
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// A queue position as RunComfy may send it: a whole number, a numeric
+/// string or a float (rounded down); negative, non-finite, null or any
+/// other shape means "not known". Never a reason to fail a status call.
+pub(crate) fn queue_position(value: Option<&Value>) -> Option<u64> {
+    fn whole(n: f64) -> Option<u64> {
+        // The range check keeps only what a u64 holds exactly.
+        (n.is_finite() && n >= 0.0 && n < u64::MAX as f64).then(|| n.floor() as u64)
+    }
+    match value? {
+        Value::Number(n) => n.as_u64().or_else(|| n.as_f64().and_then(whole)),
+        Value::String(s) => {
+            let s = s.trim();
+            s.parse::<u64>()
+                .ok()
+                .or_else(|| s.parse::<f64>().ok().and_then(whole))
+        }
+        _ => None,
     }
 }
 
@@ -361,6 +461,42 @@ mod tests {
             None
         );
         assert_eq!(error_in_200(b"not json"), None);
+    }
+
+    #[test]
+    fn odd_queue_positions_are_read_or_dropped_never_fatal() {
+        use serde_json::json;
+        let read = |v: Value| queue_position(Some(&v));
+        assert_eq!(read(json!(3)), Some(3));
+        assert_eq!(read(json!("3")), Some(3));
+        assert_eq!(read(json!(" 4 ")), Some(4));
+        assert_eq!(read(json!(2.9)), Some(2));
+        assert_eq!(read(json!("2.5")), Some(2));
+        assert_eq!(read(json!(-1)), None);
+        assert_eq!(read(json!(-0.5)), None);
+        assert_eq!(read(json!("-2")), None);
+        assert_eq!(read(json!(1e300)), None);
+        assert_eq!(read(json!("NaN")), None);
+        assert_eq!(read(json!("soon")), None);
+        assert_eq!(read(Value::Null), None);
+        assert_eq!(read(json!([3])), None);
+        assert_eq!(queue_position(None), None);
+    }
+
+    #[test]
+    fn a_result_for_another_model_is_refused() {
+        use serde_json::json;
+        let other = json!("google/nano-banana-2-lite/text-to-image");
+        let error = same_model("r", Some("kling/x"), Some(&other), 200).expect_err("refused");
+        assert!(
+            matches!(&error, Error::InvalidResponse { status: 200, request_id: Some(r), .. } if r == "r"),
+            "{error:?}"
+        );
+        assert!(error.to_string().contains("nano-banana"), "{error}");
+        assert!(same_model("r", Some("kling/x"), Some(&json!("kling/x")), 200).is_ok());
+        assert!(same_model("r", None, Some(&other), 200).is_ok());
+        assert!(same_model("r", Some("kling/x"), Some(&json!(7)), 200).is_ok());
+        assert!(same_model("r", Some("kling/x"), None, 200).is_ok());
     }
 
     #[test]

@@ -12,6 +12,7 @@
 
 pub(crate) mod answer;
 pub(crate) mod decode;
+pub(crate) mod http_status;
 pub(crate) mod ids;
 pub(crate) mod retry;
 
@@ -73,11 +74,15 @@ impl ClientHooks<ApiContext> for api::Client {
         let paid = api::PAID_OPERATIONS.contains(&info.operation_id);
         let call = retry::execute(self.client(), context, request, paid);
         // Without a subscriber that wants the span, no wrapper at all.
-        if span.is_disabled() {
+        let answer = if span.is_disabled() {
             call.await
         } else {
             call.instrument(span).await
+        };
+        if let Ok(answer) = &answer {
+            http_status::note(answer.status().as_u16());
         }
+        answer
     }
 }
 

@@ -169,7 +169,10 @@ impl ClientBuilder {
         Ok(self)
     }
 
-    /// The API base URL (default `https://model-api.runcomfy.net`).
+    /// The API base URL (default `https://model-api.runcomfy.net`), with or
+    /// without a trailing `/v1` (RunComfy's CLI documents
+    /// `https://model-api.runcomfy.net/v1`) and trailing `/`: the client
+    /// adds `/v1/...` itself.
     pub fn base_url(mut self, url: impl Into<String>) -> Self {
         self.base_url = url.into();
         self
@@ -252,15 +255,16 @@ impl ClientBuilder {
             .filter(|token| !token.expose_secret().trim().is_empty())
             .ok_or(ConfigError::MissingToken)?;
         let authorization = bearer_header(&token).ok_or(ConfigError::TokenNotHeaderSafe)?;
-        let base_url = self.base_url.trim_end_matches('/').to_string();
         let invalid_base_url = |reason: String| ConfigError::InvalidBaseUrl {
-            url: base_url.clone(),
+            url: self.base_url.clone(),
             reason,
         };
-        let origin = reqwest::Url::parse(&base_url).map_err(|e| invalid_base_url(e.to_string()))?;
+        let origin = reqwest::Url::parse(self.base_url.trim())
+            .map_err(|e| invalid_base_url(e.to_string()))?;
         if !matches!(origin.scheme(), "https" | "http") {
             return Err(invalid_base_url("the scheme must be http or https".into()));
         }
+        let base_url = api_root(&origin);
         let http = match self.http {
             Some(http) => http,
             None => crate::tls::http_client_builder()?
@@ -304,9 +308,47 @@ impl ClientBuilder {
     }
 }
 
+/// The base the generated client appends `/v1/...` to: `url` without a
+/// trailing `/v1` segment or `/`. RunComfy's CLI documents its base
+/// (`RUNCOMFY_MODEL_API_BASE`) with `/v1`, the seed's requests without.
+fn api_root(url: &reqwest::Url) -> String {
+    let mut url = url.clone();
+    let path = url.path().trim_end_matches('/');
+    let path = path.strip_suffix("/v1").unwrap_or(path).to_string();
+    url.set_path(path.trim_end_matches('/'));
+    url.as_str().trim_end_matches('/').to_string()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_base_with_or_without_v1_and_slashes_means_the_same_api() {
+        let root = |base: &str| {
+            Client::builder()
+                .token("t")
+                .base_url(base)
+                .build()
+                .expect("a valid base")
+                .base_url()
+                .to_string()
+        };
+        for base in [
+            "https://model-api.runcomfy.net",
+            "https://model-api.runcomfy.net/",
+            "https://model-api.runcomfy.net/v1",
+            "https://model-api.runcomfy.net/v1/",
+            " https://model-api.runcomfy.net/v1// ",
+        ] {
+            assert_eq!(root(base), "https://model-api.runcomfy.net", "{base:?}");
+        }
+        assert_eq!(root("http://127.0.0.1:8787/v1"), "http://127.0.0.1:8787");
+        // A proxy's own prefix stays; only a last `v1` segment goes.
+        assert_eq!(root("http://proxy/runcomfy/v1/"), "http://proxy/runcomfy");
+        assert_eq!(root("http://proxy/v1x"), "http://proxy/v1x");
+        assert_eq!(root("http://v1"), "http://v1");
+    }
 
     #[test]
     fn bad_configurations_are_refused_with_their_reason() {

@@ -8,7 +8,7 @@
 use super::client::Client;
 use crate::error::Error;
 use crate::generated::api::types as wire;
-use crate::wire::decode::{api_error, number};
+use crate::wire::decode::{Answer, answer, number};
 use futures::Stream;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -22,8 +22,15 @@ pub struct ModelInfo {
     pub model_id: String,
     /// The model's name for people.
     pub display_name: Option<String>,
+    /// What the model does, in prose.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
     /// Its categories, e.g. `video`.
     pub categories: Vec<String>,
+    /// What the catalogue entry is: `model`, `workflow` or `inference`
+    /// (as RunComfy's CLI names them), where RunComfy says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
     /// The listed price in US dollars per [`price_unit`](Self::price_unit).
     pub base_price_usd: Option<f64>,
     /// What the price is per, e.g. `second` or `request`.
@@ -56,7 +63,9 @@ impl ModelInfo {
                 .or_else(|| asked.map(String::from))
                 .unwrap_or_default(),
             display_name: info.display_name,
+            description: info.description,
             categories,
+            kind: info.kind,
             base_price_usd: info.base_price_usd.as_ref().and_then(number),
             price_unit: info.price_unit,
             pricing_note: info.pricing_note,
@@ -73,6 +82,7 @@ impl ModelInfo {
 pub struct ModelQuery {
     search: Option<String>,
     category: Option<String>,
+    kind: Option<String>,
     offset: u32,
     page_size: Option<u32>,
 }
@@ -95,17 +105,29 @@ impl ModelQuery {
         self
     }
 
+    /// Only entries of this kind: `model`, `workflow` or `inference` (as
+    /// RunComfy's CLI names them).
+    pub fn kind(mut self, kind: impl Into<String>) -> Self {
+        self.kind = Some(kind.into());
+        self
+    }
+
     /// Skip this many models.
     pub fn offset(mut self, offset: u32) -> Self {
         self.offset = offset;
         self
     }
 
-    /// Fetch this many models per request (at least 1).
+    /// Fetch this many models per request: 1 to
+    /// [`MAX_PAGE_SIZE`](Self::MAX_PAGE_SIZE) (500, what RunComfy's CLI
+    /// allows), clamped.
     pub fn page_size(mut self, size: u32) -> Self {
-        self.page_size = Some(size.max(1));
+        self.page_size = Some(size.clamp(1, Self::MAX_PAGE_SIZE));
         self
     }
+
+    /// The largest page RunComfy's catalogue serves.
+    pub const MAX_PAGE_SIZE: u32 = 500;
 }
 
 impl Client {
@@ -123,10 +145,26 @@ impl Client {
     /// model it does not know).
     pub async fn model_info(&self, model_id: &str) -> Result<ModelInfo, Error> {
         let model_id = crate::wire::ids::validate_model_id(model_id)?;
-        match self.api().get_model(model_id).await {
-            Ok(answer) => Ok(ModelInfo::from_wire(answer.into_inner(), Some(model_id))),
-            Err(error) => Err(api_error(error, None).await),
-        }
+        let answer = answer(self.api().get_model(model_id), None).await?;
+        Ok(ModelInfo::from_wire(answer.value, Some(model_id)))
+    }
+
+    /// The categories of RunComfy's model catalogue
+    /// (`GET /v1/models/categories`), e.g. `video`, in RunComfy's order.
+    ///
+    /// A category sent as an object is read by its `name` (or `slug`, or
+    /// `id`); entries of any other shape are skipped.
+    ///
+    /// # Errors
+    ///
+    /// Any API error.
+    pub async fn categories(&self) -> Result<Vec<String>, Error> {
+        let answer = answer(self.api().list_categories(), None).await?;
+        let names = match answer.value.categories {
+            Some(Value::Array(items)) => items.iter().filter_map(category_name).collect(),
+            _ => Vec::new(),
+        };
+        Ok(names)
     }
 
     /// RunComfy's model catalogue, page by page, as a stream of models
@@ -142,6 +180,18 @@ impl Client {
         query: ModelQuery,
     ) -> impl Stream<Item = Result<ModelInfo, Error>> + Send + 'static {
         pages(self.clone(), query)
+    }
+}
+
+/// A category's name: a string, or an object's `name`, `slug` or `id`.
+fn category_name(entry: &Value) -> Option<String> {
+    match entry {
+        Value::String(name) => Some(name.clone()),
+        Value::Object(map) => ["name", "slug", "id"]
+            .iter()
+            .find_map(|key| map.get(*key).and_then(Value::as_str))
+            .map(String::from),
+        _ => None,
     }
 }
 
@@ -193,20 +243,18 @@ fn pages(
 impl Cursor {
     async fn next_page(&mut self) -> Result<Vec<ModelInfo>, Error> {
         let query = &self.query;
-        let answer = self
-            .client
-            .api()
-            .list_models(
-                query.category.as_deref(),
-                query.page_size,
-                Some(self.offset),
-                query.search.as_deref(),
-            )
-            .await;
-        let answer = match answer {
-            Ok(answer) => answer.into_inner(),
-            Err(error) => return Err(api_error(error, None).await),
-        };
+        let api = self.client.api();
+        let call = api.list_models(
+            query.category.as_deref(),
+            query.kind.as_deref(),
+            query.page_size.and_then(std::num::NonZeroU32::new),
+            Some(self.offset),
+            query.search.as_deref(),
+        );
+        let Answer {
+            value: answer,
+            status,
+        } = answer(call, None).await?;
         self.pages += 1;
         let models: Vec<ModelInfo> = answer
             .models
@@ -217,7 +265,7 @@ impl Cursor {
         let first = models.first().map(|m| m.model_id.clone());
         if first.is_some() && first == self.previous_first {
             return Err(Error::InvalidResponse {
-                status: 200,
+                status,
                 message: format!(
                     "the model listing sent the same page again at offset {}; stopped",
                     self.offset

@@ -8,7 +8,7 @@ use crate::error::{Error, HandleError};
 use crate::generated::api;
 use crate::quote::{EXCERPT_CHARS, excerpt};
 use crate::validation::{Rule, ValidationError, Violation};
-use crate::wire::decode::submit_error;
+use crate::wire::decode::submit_answer;
 use crate::wire::ids::{validate_model_id, validate_request_id};
 use crate::{DynamicModel, JobModel, Model, ModelDescriptor, ModelInput};
 use std::fmt;
@@ -192,10 +192,9 @@ impl Client {
                 .into());
             }
         };
-        let answer = match self.inner.api.submit_request(model_id, &body).await {
-            Ok(answer) => answer.into_inner(),
-            Err(error) => return Err(submit_error(error, model_id).await),
-        };
+        let answer = submit_answer(self.inner.api.submit_request(model_id, &body), model_id)
+            .await?
+            .value;
         // A 2xx means a job may exist: an id we cannot use does not undo it.
         let request_id =
             validate_request_id(&answer.request_id).map_err(|_| Error::SubmitOutcomeUnknown {
@@ -211,9 +210,9 @@ impl Client {
         Ok(JobTicket {
             request_id,
             model_id: Some(model_id.to_string()),
-            status_url: answer.status_url,
-            result_url: answer.result_url,
-            cancel_url: answer.cancel_url,
+            status_url: url_text(answer.status_url),
+            result_url: url_text(answer.result_url),
+            cancel_url: url_text(answer.cancel_url),
             work,
         })
     }
@@ -363,6 +362,15 @@ impl Client {
             );
         }
         Ok(paths)
+    }
+}
+
+/// An auxiliary URL of a submit answer: kept where it is a string, dropped
+/// (never a failed submit) where it is anything else.
+fn url_text(value: Option<serde_json::Value>) -> Option<String> {
+    match value? {
+        serde_json::Value::String(url) => Some(url),
+        _ => None,
     }
 }
 

@@ -5,7 +5,9 @@ use super::waiting::{self, Pollable, WaitEvent, WaitOptions};
 use crate::JobModel;
 use crate::error::{Error, HandleError};
 use crate::status::{CancelOutcome, Status};
-use crate::wire::decode::{api_error, failure, number, same_job, value_text};
+use crate::wire::decode::{
+    answer, failure, number, queue_position, same_job, same_model, value_text,
+};
 use futures::Stream;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -77,6 +79,19 @@ impl<M: JobModel> Serialize for Job<M> {
     }
 }
 
+/// What one result call said.
+enum ResultAnswer<O> {
+    /// The job completed.
+    Finished(JobResult<O>),
+    /// The job is not finished: its status, and the answer's HTTP status.
+    NotFinished { status: Status, http_status: u16 },
+}
+
+/// A timestamp as RunComfy wrote it (text; a number is kept as its text).
+fn timestamp(value: &Value) -> Option<String> {
+    (!value.is_null()).then(|| value_text(value))
+}
+
 /// A finished job's typed output, with RunComfy's metadata.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]
@@ -85,9 +100,12 @@ pub struct JobResult<O> {
     pub request_id: String,
     /// The model's output.
     pub output: O,
-    /// When the job was created, as RunComfy wrote it.
+    /// When the job was created, as RunComfy wrote it (the live API was
+    /// recorded writing `2025-12-14T08:38:35.556806+00:00`).
     pub created_at: Option<String>,
-    /// When the job finished, as RunComfy wrote it.
+    /// When the job finished, as RunComfy wrote it: the answer's
+    /// `completed_at` (as the live API names it) or `finished_at` (as the
+    /// docs do).
     pub finished_at: Option<String>,
     /// What the job cost in US dollars, where RunComfy said (only when the
     /// client asks for it: [`ClientBuilder::include_cost`](crate::ClientBuilder::include_cost)).
@@ -172,12 +190,11 @@ impl<M: JobModel> Job<M> {
     // operation and the request id, and this is the call made most often.
     pub async fn status(&self) -> Result<Status, Error> {
         let id = self.request_id();
-        let answer = match self.client.api().get_request_status(id).await {
-            Ok(answer) => answer.into_inner(),
-            Err(error) => return Err(api_error(error, Some(id)).await),
-        };
-        same_job(id, answer.request_id.as_deref())?;
-        let status = Status::from_wire(&answer.status, answer.queue_position);
+        let answer = answer(self.client.api().get_request_status(id), Some(id)).await?;
+        let (http_status, answer) = (answer.status, answer.value);
+        same_job(id, answer.request_id.as_deref(), http_status)?;
+        let position = queue_position(answer.queue_position.as_ref());
+        let status = Status::from_wire(&answer.status, position);
         tracing::debug!(request_id = id, %status, "status");
         Ok(status)
     }
@@ -193,27 +210,46 @@ impl<M: JobModel> Job<M> {
     /// about another request id, and any API error.
     #[tracing::instrument(name = "runcomfy.result", skip_all, fields(request_id = %self.ticket.request_id))]
     pub async fn result(&self) -> Result<JobResult<M::Output>, Error> {
+        match self.read_result().await? {
+            ResultAnswer::Finished(result) => Ok(result),
+            ResultAnswer::NotFinished { status, .. } => Err(Error::NotFinished {
+                request_id: self.request_id().to_string(),
+                status,
+            }),
+        }
+    }
+
+    /// One result call, read: the finished job's result, or the status it
+    /// is in while not finished.
+    ///
+    /// RunComfy answers a result call in two forms, both read here: the
+    /// live API was recorded answering `{request_id, status, created_at}`
+    /// while the job runs and adding `output` and `completed_at` once it
+    /// completed; the docs add `finished_at` and `error`, and may say
+    /// `succeeded`.
+    async fn read_result(&self) -> Result<ResultAnswer<M::Output>, Error> {
         let id = self.request_id().to_string();
         let include_cost = self.client.includes_cost().then_some(true);
-        let answer = match self
-            .client
-            .api()
-            .get_request_result(&id, include_cost)
-            .await
-        {
-            Ok(answer) => answer.into_inner(),
-            Err(error) => return Err(api_error(error, Some(&id)).await),
+        let answer = answer(
+            self.client.api().get_request_result(&id, include_cost),
+            Some(&id),
+        )
+        .await?;
+        let (http_status, answer) = (answer.status, answer.value);
+        let unusable = |message: String| Error::InvalidResponse {
+            status: http_status,
+            message,
+            request_id: Some(id.clone()),
         };
-        same_job(&id, answer.request_id.as_deref())?;
+        same_job(&id, answer.request_id.as_deref(), http_status)?;
+        same_model(&id, self.model_id(), answer.model_id.as_ref(), http_status)?;
         let status = match (&answer.status, &answer.output) {
             (Some(state), _) => Status::from_wire(state, None),
             (None, Some(_)) => Status::Completed,
             (None, None) => {
-                return Err(Error::InvalidResponse {
-                    status: 200,
-                    message: "the result answer has neither a status nor an output".into(),
-                    request_id: Some(id),
-                });
+                return Err(unusable(
+                    "the result answer has neither a status nor an output".into(),
+                ));
             }
         };
         match status {
@@ -225,22 +261,19 @@ impl<M: JobModel> Job<M> {
                     });
                 };
                 let output = serde_json::from_value(Value::Object(output)).map_err(|e| {
-                    Error::InvalidResponse {
-                        status: 200,
-                        message: format!(
-                            "the output does not match {}'s output schema: {e}",
-                            self.model_id().unwrap_or("the model")
-                        ),
-                        request_id: Some(id.clone()),
-                    }
+                    unusable(format!(
+                        "the output does not match {}'s output schema: {e}",
+                        self.model_id().unwrap_or("the model")
+                    ))
                 })?;
-                Ok(JobResult {
+                let finished_at = answer.completed_at.or(answer.finished_at);
+                Ok(ResultAnswer::Finished(JobResult {
                     request_id: id,
                     output,
-                    created_at: answer.created_at.as_ref().map(value_text),
-                    finished_at: answer.finished_at.as_ref().map(value_text),
+                    created_at: answer.created_at.as_ref().and_then(timestamp),
+                    finished_at: finished_at.as_ref().and_then(timestamp),
                     cost: answer.cost.as_ref().and_then(number),
-                })
+                }))
             }
             Status::Failed => {
                 let error = answer.error.unwrap_or(Value::Null);
@@ -253,9 +286,9 @@ impl<M: JobModel> Job<M> {
                 })
             }
             Status::Cancelled => Err(Error::JobCancelled { request_id: id }),
-            status => Err(Error::NotFinished {
-                request_id: id,
+            status => Ok(ResultAnswer::NotFinished {
                 status,
+                http_status,
             }),
         }
     }
@@ -270,11 +303,9 @@ impl<M: JobModel> Job<M> {
     #[tracing::instrument(name = "runcomfy.cancel", skip_all, fields(request_id = %self.ticket.request_id))]
     pub async fn cancel(&self) -> Result<CancelOutcome, Error> {
         let id = self.request_id();
-        let answer = match self.client.api().cancel_request(id).await {
-            Ok(answer) => answer.into_inner(),
-            Err(error) => return Err(api_error(error, Some(id)).await),
-        };
-        same_job(id, answer.request_id.as_deref())?;
+        let answer = answer(self.client.api().cancel_request(id), Some(id)).await?;
+        let (http_status, answer) = (answer.status, answer.value);
+        same_job(id, answer.request_id.as_deref(), http_status)?;
         let outcome = CancelOutcome::from_wire(answer.outcome.as_deref(), answer.status.as_deref());
         tracing::info!(%outcome, "cancel");
         Ok(outcome)
@@ -388,13 +419,16 @@ impl<M: JobModel> Pollable for Job<M> {
                 request_id: self.request_id().to_string(),
             });
         }
-        match self.result().await {
-            Err(Error::NotFinished { status: now, .. }) => Err(Error::InvalidResponse {
-                status: 200,
+        match self.read_result().await? {
+            ResultAnswer::Finished(result) => Ok(result),
+            ResultAnswer::NotFinished {
+                status: now,
+                http_status,
+            } => Err(Error::InvalidResponse {
+                status: http_status,
                 message: format!("status said {status} but the result says {now}"),
                 request_id: Some(self.request_id().to_string()),
             }),
-            other => other,
         }
     }
 

@@ -294,7 +294,12 @@ impl<P: Pollable> Waiter<P> {
             };
             match polled {
                 Ok(status) => {
-                    self.errors = 0;
+                    // A terminal status is not yet a success: the result
+                    // fetch that follows may fail, and those failures
+                    // count in a row.
+                    if !status.is_terminal() {
+                        self.errors = 0;
+                    }
                     self.timeline.saw(&status, Instant::now());
                     let changed = self.last.as_ref() != Some(&status);
                     if changed {
@@ -316,6 +321,18 @@ impl<P: Pollable> Waiter<P> {
                     if status.is_terminal() {
                         let completed = Instant::now();
                         let outcome = self.job.finish(status.clone()).await;
+                        // A result that lags its status (or a flaky result
+                        // call) is ridden out like a status call's error:
+                        // the job is done and paid for.
+                        if let Err(error) = &outcome
+                            && error.is_transient()
+                            && self.errors < self.options.max_consecutive_errors
+                        {
+                            self.errors = self.errors.saturating_add(1);
+                            self.last_retry_after = error.retry_after();
+                            tracing::debug!(request_id = self.job.request_id(), %error, "transient error fetching the result");
+                            continue;
+                        }
                         if status == Status::Completed && outcome.is_ok() {
                             let (queued, ran) = self.timeline.estimate(self.started, completed);
                             self.policy.job_finished(&FinishedJob {
@@ -438,6 +455,9 @@ mod tests {
         cancels: Arc<AtomicU32>,
         /// How long each status call takes (say, retrying inside).
         status_delay: Arc<Mutex<Duration>>,
+        /// How many result fetches still say "not finished" after the
+        /// status said completed (a result that lags its status).
+        lagging_results: Arc<AtomicU32>,
     }
 
     impl Scripted {
@@ -486,6 +506,16 @@ mod tests {
         }
 
         async fn finish(&self, status: Status) -> Result<&'static str, Error> {
+            let lagging =
+                self.lagging_results
+                    .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1));
+            if lagging.is_ok() {
+                return Err(Error::InvalidResponse {
+                    status: 200,
+                    message: "status said completed but the result says in progress".into(),
+                    request_id: Some("req-1".into()),
+                });
+            }
             match status {
                 Status::Completed => Ok("the video"),
                 _ => Err(Error::JobCancelled {
@@ -538,6 +568,28 @@ mod tests {
                 "{gap:?} vs {want} ms"
             );
         }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_result_that_lags_its_status_is_ridden_out_then_limited() {
+        let job = Scripted::new(vec![Ok(Status::Completed)]);
+        job.lagging_results.store(3, Ordering::SeqCst);
+        let outcome = wait(job.clone(), WaitOptions::new(), no_jitter()).await;
+        assert_eq!(
+            outcome.expect("completes once the result catches up"),
+            "the video"
+        );
+        assert_eq!(job.polled_at.lock().expect("lock").len(), 4);
+
+        let job = Scripted::new(vec![Ok(Status::Completed)]);
+        job.lagging_results.store(100, Ordering::SeqCst);
+        let options = WaitOptions::new().max_consecutive_errors(2);
+        let outcome = wait(job.clone(), options, no_jitter()).await;
+        assert!(
+            matches!(outcome, Err(Error::InvalidResponse { .. })),
+            "{outcome:?}"
+        );
+        assert_eq!(job.polled_at.lock().expect("lock").len(), 3);
     }
 
     fn running(n: usize) -> Vec<Result<Status, Error>> {

@@ -165,10 +165,18 @@ pub enum ModelsCommand {
         /// Only models matching this text.
         #[arg(long)]
         search: Option<String>,
-        /// Only models of this category (e.g. video).
+        /// Only models of this category (e.g. video; see `models categories`).
         #[arg(long)]
         category: Option<String>,
+        /// Only entries of this kind: model, workflow or inference.
+        #[arg(long)]
+        kind: Option<String>,
+        /// Models fetched per request (1 to 500).
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=500))]
+        page_size: Option<u32>,
     },
+    /// The catalogue's categories.
+    Categories,
     /// One model's metadata and published input schema.
     Get {
         /// The model id, e.g. kling/kling-3.0/standard/text-to-video.
@@ -278,6 +286,18 @@ pub struct EmulatorArgs {
     /// built-in one (MODEL_ID=FILE; repeatable), e.g. to try `schema check`.
     #[arg(long, value_name = "MODEL_ID=FILE")]
     pub serve_schema: Vec<String>,
+    /// Answer as the live API was recorded answering (`recorded`), or as
+    /// RunComfy's docs' examples do (`docs`: `succeeded` and `finished_at`
+    /// in results, the status while a job runs).
+    #[arg(long, default_value = "recorded", value_parser = ["recorded", "docs"])]
+    pub flavour: String,
+    /// Advertise result files under this base instead of the file
+    /// server's own address, e.g. http://files.emulator.runcomfy.net:8788
+    /// (map the name to 127.0.0.1 in /etc/hosts and pass the same
+    /// --files-port): for clients that download only from RunComfy's
+    /// hosts, such as RunComfy's own CLI.
+    #[arg(long, value_name = "URL")]
+    pub files_base_url: Option<String>,
     /// Do not log requests.
     #[arg(long)]
     pub quiet: bool,

@@ -195,13 +195,24 @@ async fn download(ctx: &Context, args: &DownloadArgs) -> Result<(), Failure> {
 
 async fn models(ctx: &Context, command: ModelsCommand) -> Result<(), Failure> {
     match command {
-        ModelsCommand::List { search, category } => {
+        ModelsCommand::List {
+            search,
+            category,
+            kind,
+            page_size,
+        } => {
             let mut query = ModelQuery::new();
             if let Some(search) = search {
                 query = query.search(search);
             }
             if let Some(category) = category {
                 query = query.category(category);
+            }
+            if let Some(kind) = kind {
+                query = query.kind(kind);
+            }
+            if let Some(size) = page_size {
+                query = query.page_size(size);
             }
             let models: Vec<_> = ctx.client.models(query).collect().await;
             let models = models.into_iter().collect::<Result<Vec<_>, Error>>()?;
@@ -218,6 +229,14 @@ async fn models(ctx: &Context, command: ModelsCommand) -> Result<(), Failure> {
                 ));
             }
             ctx.out.document(&json!({"models": models}));
+            Ok(())
+        }
+        ModelsCommand::Categories => {
+            let categories = ctx.client.categories().await?;
+            for category in &categories {
+                ctx.out.line(category.clone());
+            }
+            ctx.out.document(&json!({"categories": categories}));
             Ok(())
         }
         ModelsCommand::Get { model_id } => {
@@ -255,7 +274,11 @@ async fn emulator(global: &Global, args: &EmulatorArgs) -> Result<(), Failure> {
         .run_time(run_time)
         .time_scale(args.time_scale)
         .seed(args.seed)
+        .flavour(args.flavour.parse().map_err(Failure::usage)?)
         .log_requests(!args.quiet);
+    if let Some(base) = &args.files_base_url {
+        config = config.advertise_files_base(base);
+    }
     if let Some(per_second) = args.rate_limit {
         config = config.rate_limit(per_second, args.rate_limit_burst);
     }

@@ -169,6 +169,10 @@ async fn stop_after_interrupt(
                     format!("interrupted: job {id} was cancelled while queued (nothing to pay)");
                 return Failure::new(exit::JOB_CANCELLED, "cancelled", message).with_request_id(id);
             }
+            Ok(CancelOutcome::CancellationRequested) => ctx.out.note(format!(
+                "cancellation of job {id} requested, not confirmed yet: \
+                 `runcomfy status {id}` tells whether it was cancelled in time"
+            )),
             Ok(_) => {}
             Err(error) => ctx.out.note(format!("cancel failed: {error}")),
         }
