@@ -921,7 +921,12 @@ async fn the_catalogue_takes_kind_limits_and_lists_categories() {
             .all(|m| m["kind"] == "model"),
         "{page}"
     );
-    for bad in ["limit=0", "limit=501", "limit=-1", "kind=plugin"] {
+    // A kind no entry has is a filter like any other: nothing matches.
+    let (code, page) = api
+        .json(reqwest::Method::GET, "/v1/models?kind=plugin")
+        .await;
+    assert_eq!((code, page["total"].as_u64()), (200, Some(0)), "{page}");
+    for bad in ["limit=0", "limit=501", "limit=-1", "limit=x"] {
         let (code, body) = api
             .json(reqwest::Method::GET, &format!("/v1/models?{bad}"))
             .await;

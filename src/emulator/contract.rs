@@ -115,9 +115,6 @@ pub(super) fn query_pairs(query: Option<&str>) -> Vec<(String, String)> {
 /// The largest catalogue page (RunComfy's CLI allows up to 500).
 const MAX_LIMIT: u32 = 500;
 
-/// The kinds of catalogue entries RunComfy's CLI names.
-pub(super) const KINDS: [&str; 3] = ["model", "workflow", "inference"];
-
 fn check_query_value(name: &str, value: &str) -> Result<(), String> {
     match name {
         "include_cost" | "include_schema" if !matches!(value, "true" | "false") => {
@@ -133,9 +130,7 @@ fn check_query_value(name: &str, value: &str) -> Result<(), String> {
             ))
         }
         "offset" if value.parse::<u32>().is_err() => Err("offset must be a whole number".into()),
-        "kind" if !KINDS.contains(&value) => {
-            Err(format!("kind must be one of {}", KINDS.join(", ")))
-        }
+
         _ => Ok(()),
     }
 }
