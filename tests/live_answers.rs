@@ -183,3 +183,26 @@ async fn both_completion_time_names_are_read_and_completed_at_wins() {
         assert_eq!(result.finished_at.as_deref(), expected, "{body}");
     }
 }
+
+#[tokio::test]
+async fn an_error_disguised_as_a_200_is_a_refusal_even_where_every_field_is_optional() {
+    let server = answering(
+        200,
+        r#"{"error_code": 400004, "error_message": "bad token"}"#,
+    )
+    .await;
+    let client = client_for(&server);
+    let error = client
+        .model_info(common::MODEL)
+        .await
+        .expect_err("a refusal, not an empty model");
+    assert!(
+        matches!(&error, Error::Auth(api) if api.status == 200 && api.code == Some(400004)),
+        "{error:?}"
+    );
+    let error = job(&client).cancel().await.expect_err("a refusal");
+    assert!(
+        matches!(&error, Error::Auth(api) if api.request_id.as_deref() == Some(ID)),
+        "{error:?}"
+    );
+}

@@ -105,6 +105,7 @@ pub struct EmulatorConfig {
     pub(crate) rate_limit: Option<RateLimit>,
     pub(crate) flavour: Flavour,
     pub(crate) advertised_files_base: Option<String>,
+    pub(crate) front: super::front::FrontConfig,
 }
 
 /// A limit on API requests per second, as a token bucket: `burst`
@@ -136,6 +137,7 @@ impl Default for EmulatorConfig {
             rate_limit: None,
             flavour: Flavour::default(),
             advertised_files_base: None,
+            front: super::front::FrontConfig::default(),
         }
     }
 }
@@ -292,6 +294,59 @@ impl EmulatorConfig {
     pub fn advertise_files_base(mut self, base: impl Into<String>) -> Self {
         let base: String = base.into();
         self.advertised_files_base = Some(base.trim_end_matches('/').to_string());
+        self
+    }
+
+    /// Stand in front of this API (e.g. `https://model-api.runcomfy.net`)
+    /// instead of simulating one: every API call is forwarded with the
+    /// caller's token (a submit once, never again), its answer checked
+    /// against the OpenAPI file and the model's schemas (see
+    /// [`Emulator::drift`](super::Emulator::drift)) and handed back;
+    /// results' files are fetched through the emulator's file server.
+    /// With [`record`](Self::record), the session is written down; with
+    /// [`replay`](Self::replay), only with [`spy`](Self::spy).
+    pub fn upstream(mut self, base_url: impl Into<String>) -> Self {
+        self.front.upstream = Some(base_url.into());
+        self
+    }
+
+    /// Write every exchange with the [`upstream`](Self::upstream) to
+    /// `dir`, one JSON file each in the conformance corpus's format, and
+    /// every result file once by its SHA-256 under `dir/files/`. No
+    /// token is ever written: not the `Authorization` header, and no
+    /// form of any token seen in a request anywhere in a body, header,
+    /// path or query.
+    pub fn record(mut self, dir: impl Into<std::path::PathBuf>) -> Self {
+        self.front.record = Some(dir.into());
+        self
+    }
+
+    /// Answer from a session recorded in `dir` instead of simulating: a
+    /// submit matches on model id and canonical body; a job's status,
+    /// result and cancel answers come back in their recorded order, on a
+    /// clock compressed by [`time_scale`](Self::time_scale), the last one
+    /// repeating; files come from the cassette. A request it holds no
+    /// answer for gets a 404 naming what was asked and what it holds.
+    /// Callers must send this emulator's [`token`](Self::token); others
+    /// get the session's recorded refusals.
+    pub fn replay(mut self, dir: impl Into<std::path::PathBuf>) -> Self {
+        self.front.replay = Some(dir.into());
+        self
+    }
+
+    /// With [`replay`](Self::replay) and [`upstream`](Self::upstream):
+    /// replay what the cassette holds, forward (and, with
+    /// [`record`](Self::record), record) what it does not.
+    pub fn spy(mut self, spy: bool) -> Self {
+        self.front.spy = spy;
+        self
+    }
+
+    /// With an [`upstream`](Self::upstream): refuse a submit that breaks
+    /// its model's schema (422, as the emulator's own validation) instead
+    /// of forwarding it, saving a paid request.
+    pub fn strict(mut self, strict: bool) -> Self {
+        self.front.strict = strict;
         self
     }
 

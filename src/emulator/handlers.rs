@@ -266,8 +266,19 @@ pub(super) async fn file(
             _ => return error_response(StatusCode::NOT_FOUND, None, "no such file"),
         }
     };
-    let fault = fault.map(|f| f.0.0);
     let bytes = Bytes::from_static(fixture.bytes());
+    file_response(&shared, bytes, "video/mp4", &headers, fault.map(|f| f.0.0))
+}
+
+/// A file's bytes as the CDN answers them: whole, or the range asked for
+/// (`206`, or `416` for one past the end), with the file faults applied.
+pub(super) fn file_response(
+    shared: &Shared,
+    bytes: Bytes,
+    content_type: &str,
+    headers: &HeaderMap,
+    fault: Option<Fault>,
+) -> Response {
     let len = bytes.len() as u64;
     let range_header = headers.get(header::RANGE).and_then(|v| v.to_str().ok());
     let range = if fault == Some(Fault::IgnoreRange) {
@@ -307,7 +318,11 @@ pub(super) async fn file(
     };
     *response.status_mut() = status;
     let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("video/mp4"));
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_str(content_type)
+            .unwrap_or(HeaderValue::from_static("application/octet-stream")),
+    );
     headers.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
     headers.insert(header::CONTENT_LENGTH, HeaderValue::from(declared));
     if let Some(Ok((start, end))) = range {

@@ -36,6 +36,7 @@ mod admin;
 mod config;
 mod contract;
 mod faults;
+mod front;
 mod handlers;
 mod inject;
 mod jobs;
@@ -45,6 +46,7 @@ mod video;
 
 pub use config::{EmulatorConfig, Flavour, RunTime, UnknownModel};
 pub use faults::{Endpoint, Fault, FaultRefused, FaultScript};
+pub use front::drift::Drift;
 pub use jobs::JobCounts;
 
 use faults::FaultPlan;
@@ -133,6 +135,31 @@ pub struct Counters {
     /// [`rate_limit`](EmulatorConfig::rate_limit) (scripted 429s not
     /// included).
     pub rate_limited: u64,
+    /// What passed through an emulator in front of a real API or a
+    /// recorded session (all zero when it simulates).
+    pub front: FrontCounts,
+}
+
+/// What passed through an emulator in front of a real API
+/// ([`EmulatorConfig::upstream`]) or a recorded session
+/// ([`EmulatorConfig::replay`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct FrontCounts {
+    /// Requests (and file downloads) forwarded upstream.
+    pub forwarded: u64,
+    /// Exchanges written to the cassette.
+    pub recorded: u64,
+    /// Requests (and file downloads) answered from the cassette.
+    pub replayed: u64,
+    /// Requests the cassette holds no answer for (answered 404).
+    pub unmatched: u64,
+    /// Mismatches with the OpenAPI file or a model's schemas.
+    pub drift: u64,
+    /// Submits refused before forwarding because they broke their
+    /// model's schema ([`EmulatorConfig::strict`]).
+    pub strict_refusals: u64,
+    /// Forwarded requests upstream gave no answer to (answered 502).
+    pub upstream_failures: u64,
 }
 
 /// A job the emulator holds, as [`Emulator::jobs`] reports it.
@@ -196,6 +223,8 @@ struct Shared {
     rng: Mutex<fastrand::Rng>,
     bucket: Mutex<inject::Bucket>,
     counters: CounterCells,
+    /// In front of a real API or a cassette, if so.
+    front: Option<front::Front>,
     /// Where answers point: the API's own address and the file base
     /// results advertise.
     bases: jobs::Bases,
@@ -210,11 +239,17 @@ impl Emulator {
     ///
     /// The I/O error of binding a listener (a port in use, say).
     pub async fn start(config: EmulatorConfig) -> std::io::Result<Self> {
+        let front = config
+            .front
+            .is_front()
+            .then(|| front::Front::open(&config.front, config.time_scale))
+            .transpose()?;
         let api = TcpListener::bind((config.bind, config.port)).await?;
         let files = TcpListener::bind((config.bind, config.files_port)).await?;
         let (api_addr, files_addr) = (reachable(api.local_addr()?), reachable(files.local_addr()?));
         let shared = Shared::new(
             config,
+            front,
             format!("http://{api_addr}"),
             format!("http://{files_addr}"),
         );
@@ -332,6 +367,19 @@ impl Emulator {
         })
     }
 
+    /// Every mismatch seen so far between what passed through (in front
+    /// of an [`upstream`](EmulatorConfig::upstream)) and the contract this
+    /// crate was built from: the OpenAPI file and the models' schemas.
+    /// Each is also logged (target `runcomfy_emulator`) and counted in
+    /// [`FrontCounts::drift`]; the list keeps the first 10,000.
+    pub fn drift(&self) -> Vec<Drift> {
+        self.shared
+            .front
+            .as_ref()
+            .map(front::Front::drift)
+            .unwrap_or_default()
+    }
+
     /// Removes every scripted fault.
     pub fn clear_faults(&self) {
         self.shared.faults.lock_or_recover().clear();
@@ -349,6 +397,20 @@ impl Drop for Emulator {
     }
 }
 
+fn front_counts(front: &front::Front) -> FrontCounts {
+    let c = &front.counters;
+    let load = |cell: &AtomicU64| cell.load(Ordering::Relaxed);
+    FrontCounts {
+        forwarded: load(&c.forwarded),
+        recorded: load(&c.recorded),
+        replayed: load(&c.replayed),
+        unmatched: load(&c.unmatched),
+        drift: load(&c.drift),
+        strict_refusals: load(&c.strict_refusals),
+        upstream_failures: load(&c.upstream_failures),
+    }
+}
+
 /// A wildcard bind address is reachable on loopback.
 fn reachable(mut addr: SocketAddr) -> SocketAddr {
     if addr.ip().is_unspecified() {
@@ -361,7 +423,12 @@ fn reachable(mut addr: SocketAddr) -> SocketAddr {
 }
 
 impl Shared {
-    fn new(config: EmulatorConfig, api_base: String, files_base: String) -> Arc<Self> {
+    fn new(
+        config: EmulatorConfig,
+        front: Option<front::Front>,
+        api_base: String,
+        files_base: String,
+    ) -> Arc<Self> {
         let files_base = config.advertised_files_base.clone().unwrap_or(files_base);
         Arc::new(Shared {
             workers: Arc::new(Semaphore::new(config.workers)),
@@ -371,6 +438,7 @@ impl Shared {
             store: Mutex::default(),
             faults: Mutex::default(),
             counters: CounterCells::default(),
+            front,
             bases: jobs::Bases {
                 api: api_base,
                 files: files_base,
@@ -406,6 +474,7 @@ impl Shared {
                 .load(Ordering::Relaxed),
             unauthorized: self.counters.unauthorized.load(Ordering::Relaxed),
             rate_limited: self.counters.rate_limited.load(Ordering::Relaxed),
+            front: self.front.as_ref().map(front_counts).unwrap_or_default(),
         }
     }
 
@@ -507,6 +576,7 @@ pub(crate) fn fuzz_submit(path: &str, content_type: &str, body: &[u8]) -> u16 {
         let router = runtime.block_on(async {
             routes::api_router(Shared::new(
                 config,
+                None,
                 "http://api".into(),
                 "http://files".into(),
             ))

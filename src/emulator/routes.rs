@@ -5,19 +5,44 @@
 use super::Shared;
 use super::SharedState;
 use super::serve::DropConnection;
-use super::{admin, contract, handlers, inject};
+use super::{admin, contract, front, handlers, inject};
 use axum::Router;
 use axum::extract::{Request, State};
 use axum::http::StatusCode;
 use axum::middleware::{self, Next};
 use axum::response::Response;
-use axum::routing::{get, post};
+use axum::routing::{any, get, post};
 use std::sync::Arc;
 use std::time::Instant;
 
 /// The API: the queue protocol plus `/_emulator/` for faults and counters.
 pub(super) fn api_router(shared: Arc<Shared>) -> Router {
-    let queue_api = Router::new()
+    let queue_api = if shared.front.is_some() {
+        // In front of a real API or a cassette: every call goes there
+        // (upstream is the judge of the contract and of the token).
+        Router::new().route("/v1/{*call}", any(front::api))
+    } else {
+        simulated_api(shared.clone())
+    };
+    let admin = Router::new()
+        .route(
+            "/_emulator/faults",
+            post(admin::add_fault).delete(admin::clear_faults),
+        )
+        .route("/_emulator/counters", get(admin::counters))
+        .route("/_emulator/jobs", get(admin::jobs))
+        .route_layer(middleware::from_fn_with_state(
+            shared.clone(),
+            admin::require_token_off_loopback,
+        ));
+    let routes = Router::new().merge(queue_api).merge(admin);
+    with_faults_and_logging(routes, shared)
+}
+
+/// The simulated queue protocol and catalogue, behind the token and the
+/// contract.
+fn simulated_api(shared: Arc<Shared>) -> Router<Arc<Shared>> {
+    Router::new()
         .route("/v1/models", get(handlers::list_models))
         // Before the model ids: a GET here lists categories; a POST is a
         // submit to a model id that does not exist (400001).
@@ -34,30 +59,20 @@ pub(super) fn api_router(shared: Arc<Shared>) -> Router {
         .route("/v1/requests/{request_id}/cancel", post(handlers::cancel))
         .route_layer(middleware::from_fn(contract::hold_to_the_contract))
         .route_layer(middleware::from_fn_with_state(
-            shared.clone(),
+            shared,
             contract::require_token,
-        ));
-    let admin = Router::new()
-        .route(
-            "/_emulator/faults",
-            post(admin::add_fault).delete(admin::clear_faults),
-        )
-        .route("/_emulator/counters", get(admin::counters))
-        .route("/_emulator/jobs", get(admin::jobs))
-        .route_layer(middleware::from_fn_with_state(
-            shared.clone(),
-            admin::require_token_off_loopback,
-        ));
-    let routes = Router::new().merge(queue_api).merge(admin);
-    with_faults_and_logging(routes, shared)
+        ))
 }
 
-/// The file server, the stand-in for RunComfy's CDN.
+/// The file server, the stand-in for RunComfy's CDN: the simulated jobs'
+/// videos, or (in front of a real API) results' files passed through.
 pub(super) fn files_router(shared: Arc<Shared>) -> Router {
-    with_faults_and_logging(
-        Router::new().route("/files/{name}", get(handlers::file)),
-        shared,
-    )
+    let files = if shared.front.is_some() {
+        Router::new().route("/files/{*path}", get(front::file))
+    } else {
+        Router::new().route("/files/{name}", get(handlers::file))
+    };
+    with_faults_and_logging(files, shared)
 }
 
 /// What both servers share: RunComfy's 404 for unknown paths, fault

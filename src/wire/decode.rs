@@ -138,11 +138,22 @@ pub(crate) async fn answer<T>(
     request_id: Option<&str>,
 ) -> Result<Answer<T>, Error> {
     match http_status::observing(call).await {
+        // A 2xx whose body is an error code: a refusal, whatever parsed.
+        (
+            Ok(_),
+            http_status::Observed {
+                disguised_error: Some(mut error),
+                ..
+            },
+        ) => {
+            error.request_id = request_id.map(String::from);
+            Err(classify(error))
+        }
         (Ok(value), _) => Ok(Answer {
             status: value.status().as_u16(),
             value: value.into_inner(),
         }),
-        (Err(error), answered) => Err(api_error(error, request_id, answered).await),
+        (Err(error), observed) => Err(api_error(error, request_id, observed.status).await),
     }
 }
 
@@ -157,7 +168,7 @@ pub(crate) async fn submit_answer<T>(
             status: value.status().as_u16(),
             value: value.into_inner(),
         }),
-        (Err(error), answered) => Err(submit_error(error, model_id, answered).await),
+        (Err(error), observed) => Err(submit_error(error, model_id, observed.status).await),
     }
 }
 

@@ -74,15 +74,11 @@ impl ClientHooks<ApiContext> for api::Client {
         let paid = api::PAID_OPERATIONS.contains(&info.operation_id);
         let call = retry::execute(self.client(), context, request, paid);
         // Without a subscriber that wants the span, no wrapper at all.
-        let answer = if span.is_disabled() {
+        if span.is_disabled() {
             call.await
         } else {
             call.instrument(span).await
-        };
-        if let Ok(answer) = &answer {
-            http_status::note(answer.status().as_u16());
         }
-        answer
     }
 }
 
@@ -118,6 +114,17 @@ pub(crate) fn encode_path_keeping_slashes(value: &str) -> String {
         .map(progenitor_client::encode_path)
         .collect::<Vec<_>>()
         .join("/")
+}
+
+/// The base the generated client appends `/v1/...` to: `url` without a
+/// trailing `/v1` segment or `/`. RunComfy's CLI documents its base
+/// (`RUNCOMFY_MODEL_API_BASE`) with `/v1`, the seed's requests without.
+pub(crate) fn api_root(url: &reqwest::Url) -> String {
+    let mut url = url.clone();
+    let path = url.path().trim_end_matches('/');
+    let path = path.strip_suffix("/v1").unwrap_or(path).to_string();
+    url.set_path(path.trim_end_matches('/'));
+    url.as_str().trim_end_matches('/').to_string()
 }
 
 /// The request id in a `/v1/requests/{id}/...` URL, for tracing.

@@ -3,7 +3,8 @@
 
 use super::ApiContext;
 use super::answer::{BufferedResponse, send_and_read};
-use super::decode::{is_retryable_error_in_200, retry_after};
+use super::decode::{api_error_from, error_in_200, is_retryable_error_in_200, retry_after};
+use super::http_status;
 use backon::BackoffBuilder;
 use std::time::Duration;
 
@@ -178,6 +179,16 @@ fn verdict(attempt: Attempt<'_>, paid: bool) -> Verdict {
     }
 }
 
+/// The error a 2xx answer carries in disguise (`{"error_code": ...}` and
+/// no `request_id`), looked for only in bodies that name an error code.
+fn disguised_error(answer: &BufferedResponse) -> Option<crate::error::ApiError> {
+    let status = answer.status();
+    let body = answer.body();
+    let suspicious = (200..300).contains(&status) && ERROR_CODE.find(body).is_some();
+    (suspicious && error_in_200(body).is_some())
+        .then(|| api_error_from(status, body, retry_after(answer.headers()), None))
+}
+
 /// Sends `request` under the context's retry policy; `paid` marks a call
 /// that may create a paid job (submit).
 pub(crate) async fn execute(
@@ -233,6 +244,9 @@ pub(crate) async fn execute(
             }
         }
         let Some(wait) = wait else {
+            if let Ok(answer) = &outcome {
+                http_status::note(answer.status(), disguised_error(answer));
+            }
             return outcome.map(BufferedResponse::into_response);
         };
         tracing::debug!(

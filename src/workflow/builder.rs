@@ -264,7 +264,7 @@ impl ClientBuilder {
         if !matches!(origin.scheme(), "https" | "http") {
             return Err(invalid_base_url("the scheme must be http or https".into()));
         }
-        let base_url = api_root(&origin);
+        let base_url = crate::wire::api_root(&origin);
         let http = match self.http {
             Some(http) => http,
             None => crate::tls::http_client_builder()?
@@ -306,17 +306,6 @@ impl ClientBuilder {
             include_cost: self.include_cost,
         }))
     }
-}
-
-/// The base the generated client appends `/v1/...` to: `url` without a
-/// trailing `/v1` segment or `/`. RunComfy's CLI documents its base
-/// (`RUNCOMFY_MODEL_API_BASE`) with `/v1`, the seed's requests without.
-fn api_root(url: &reqwest::Url) -> String {
-    let mut url = url.clone();
-    let path = url.path().trim_end_matches('/');
-    let path = path.strip_suffix("/v1").unwrap_or(path).to_string();
-    url.set_path(path.trim_end_matches('/'));
-    url.as_str().trim_end_matches('/').to_string()
 }
 
 #[cfg(test)]

@@ -12,11 +12,17 @@ pub struct Standalone {
 }
 
 impl Standalone {
-    /// Starts `runcomfy emulator --port 0` with `args` and waits for the
-    /// line that says where it listens.
+    /// Starts `runcomfy emulator --port 0` (unless `args` name a port)
+    /// with `args` and waits for the line that says where it listens.
     pub fn start(args: &[&str]) -> Self {
+        let port: &[&str] = if args.contains(&"--port") {
+            &[]
+        } else {
+            &["--port", "0"]
+        };
         let mut child = Command::new(env!("CARGO_BIN_EXE_runcomfy"))
-            .args(["emulator", "--port", "0"])
+            .arg("emulator")
+            .args(port)
             .args(args)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -52,6 +58,26 @@ impl Standalone {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         command
+    }
+
+    /// Stops the emulator as Ctrl-C does and returns what it printed then
+    /// (stdout) and logged (stderr).
+    pub fn interrupt(mut self) -> (String, String) {
+        let status = Command::new("kill")
+            .args(["-INT", &self.child.id().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(status.success());
+        self.child.wait().expect("wait");
+        let mut out = String::new();
+        if let Some(stdout) = self.child.stdout.as_mut() {
+            stdout.read_to_string(&mut out).expect("read stdout");
+        }
+        let mut log = String::new();
+        if let Some(stderr) = self.child.stderr.as_mut() {
+            stderr.read_to_string(&mut log).expect("read log");
+        }
+        (out, log)
     }
 
     /// Stops the emulator and returns what it logged.

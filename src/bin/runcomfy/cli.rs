@@ -298,6 +298,28 @@ pub struct EmulatorArgs {
     /// hosts, such as RunComfy's own CLI.
     #[arg(long, value_name = "URL")]
     pub files_base_url: Option<String>,
+    /// Stand in front of this API instead of simulating one: forward every
+    /// call (with the caller's token) and check what passes for drift
+    /// from the OpenAPI file and the models' schemas, e.g.
+    /// https://model-api.runcomfy.net.
+    #[arg(long, value_name = "URL")]
+    pub upstream: Option<String>,
+    /// With --upstream: write every exchange (and each result file, once)
+    /// to DIR, in the conformance corpus's format; no token is written.
+    #[arg(long, value_name = "DIR", requires = "upstream")]
+    pub record: Option<PathBuf>,
+    /// Answer from a session recorded in DIR, with no upstream (callers
+    /// send this emulator's --token); --time-scale compresses its timing.
+    #[arg(long, value_name = "DIR")]
+    pub replay: Option<PathBuf>,
+    /// With --replay and --upstream: replay what is recorded, forward (and
+    /// with --record, record) what is not.
+    #[arg(long, requires_all = ["replay", "upstream"])]
+    pub spy: bool,
+    /// With --upstream: refuse a submit that breaks its model's schema
+    /// before forwarding it (a paid request saved).
+    #[arg(long, requires = "upstream")]
+    pub strict: bool,
     /// Do not log requests.
     #[arg(long)]
     pub quiet: bool,

@@ -279,6 +279,15 @@ async fn emulator(global: &Global, args: &EmulatorArgs) -> Result<(), Failure> {
     if let Some(base) = &args.files_base_url {
         config = config.advertise_files_base(base);
     }
+    if let Some(upstream) = &args.upstream {
+        config = config.upstream(upstream).strict(args.strict);
+    }
+    if let Some(dir) = &args.record {
+        config = config.record(dir);
+    }
+    if let Some(dir) = &args.replay {
+        config = config.replay(dir).spy(args.spy);
+    }
     if let Some(per_second) = args.rate_limit {
         config = config.rate_limit(per_second, args.rate_limit_burst);
     }
@@ -305,5 +314,37 @@ async fn emulator(global: &Global, args: &EmulatorArgs) -> Result<(), Failure> {
     let mut interrupts = Interrupts::new();
     interrupts.recv().await;
     emulator.shutdown();
+    if args.upstream.is_some() || args.replay.is_some() {
+        print_front_summary(&out, &emulator);
+    }
     Ok(())
+}
+
+/// What passed through an emulator in front of an API or a cassette,
+/// printed when it stops: the counts, and each drift once with how often.
+fn print_front_summary(out: &Output, emulator: &runcomfy::emulator::Emulator) {
+    let counts = emulator.counters().front;
+    let drift = emulator.drift();
+    let mut grouped: Vec<(String, u64)> = Vec::new();
+    for found in &drift {
+        let line = found.to_string();
+        match grouped.iter_mut().find(|(l, _)| *l == line) {
+            Some((_, n)) => *n += 1,
+            None => grouped.push((line, 1)),
+        }
+    }
+    out.line(format!(
+        "stopped: {} forwarded, {} recorded, {} replayed, {} unmatched, {} drift, {} refused by --strict, {} upstream failures",
+        counts.forwarded,
+        counts.recorded,
+        counts.replayed,
+        counts.unmatched,
+        counts.drift,
+        counts.strict_refusals,
+        counts.upstream_failures
+    ));
+    for (line, n) in &grouped {
+        out.line(format!("  drift ×{n}: {line}"));
+    }
+    out.document(&json!({"summary": counts, "drift": drift}));
 }
