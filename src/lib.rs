@@ -6,6 +6,7 @@ mod download;
 pub mod emulator;
 mod error;
 mod generated;
+pub mod media;
 mod model;
 mod multi_shot;
 mod pricing;

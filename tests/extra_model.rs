@@ -222,4 +222,131 @@ fn the_command_line_runs_the_new_model(copy: &Path, target: &Path, user_models: 
         (doc["cost_usd"].as_f64().expect("a cost") - 0.03).abs() < 1e-9,
         "{doc}"
     );
+    local_files_go_inline(&target.join("debug/runcomfy-extra-model-check"));
+}
+
+/// A 2×1 PNG.
+const PNG: &[u8] = &[
+    0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A, 0x00, 0x00, 0x00, 0x0D, 0x49, 0x48, 0x44, 0x52,
+    0x00, 0x00, 0x00, 0x02, 0x00, 0x00, 0x00, 0x01, 0x08, 0x02, 0x00, 0x00, 0x00, 0x7B, 0x40, 0xE8,
+    0xDD, 0x00, 0x00, 0x00, 0x0E, 0x49, 0x44, 0x41, 0x54, 0x78, 0x9C, 0x63, 0xF8, 0xCF, 0xC0, 0xF0,
+    0x1F, 0x00, 0x05, 0x00, 0x01, 0xFF, 0x89, 0x99, 0x3D, 0x1D, 0x00, 0x00, 0x00, 0x00, 0x49, 0x45,
+    0x4E, 0x44, 0xAE, 0x42, 0x60, 0x82,
+];
+
+/// `run acme/flux-edit/v1 --image-uri ./cat.png` against the copy's own
+/// standalone emulator: the file goes inline as a `data:` URI of its
+/// content's type; a file too large or not an image is refused before
+/// anything is sent; the emulator refuses a bare path.
+fn local_files_go_inline(binary: &Path) {
+    use std::io::BufRead;
+    let mut emulator = Command::new(binary)
+        .args([
+            "emulator",
+            "--port",
+            "0",
+            "--time-scale",
+            "10000",
+            "--quiet",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("the copy's emulator starts");
+    let mut line = String::new();
+    std::io::BufReader::new(emulator.stdout.as_mut().expect("piped"))
+        .read_line(&mut line)
+        .expect("it prints its address");
+    let base = line
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .expect("an address")
+        .to_string();
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::write(dir.path().join("cat.png"), PNG).expect("write");
+    let mut huge = PNG.to_vec();
+    huge.resize(7 * 1024 * 1024, 0);
+    std::fs::write(dir.path().join("huge.png"), huge).expect("write");
+    std::fs::write(dir.path().join("notes.png"), "not an image at all").expect("write");
+    let run = |image: &str| {
+        Command::new(binary)
+            .args([
+                "--json",
+                "run",
+                "acme/flux-edit/v1",
+                "--prompt",
+                "make it blue",
+            ])
+            .args(["--image-uri", image, "--no-download"])
+            .current_dir(dir.path())
+            .env("RUNCOMFY_BASE_URL", &base)
+            .env("RUNCOMFY_TOKEN", "emulator-token")
+            .output()
+            .expect("runs")
+    };
+    let get = |path: &str| -> serde_json::Value {
+        let output = Command::new("curl")
+            .args(["-sS", &format!("{base}{path}")])
+            .output()
+            .expect("curl runs");
+        serde_json::from_slice(&output.stdout).expect("JSON")
+    };
+
+    let sent = run("./cat.png");
+    assert_eq!(
+        sent.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&sent.stderr)
+    );
+    let jobs = get("/_emulator/jobs");
+    let job = &jobs[0];
+    let uri = job["input"]["image_uri"].as_str().expect("the value sent");
+    assert!(uri.starts_with("data:image/png;base64,"), "{uri}");
+    assert_eq!(job["media"][0]["field"], "image_uri");
+    assert_eq!(job["media"][0]["content_type"], "image/png");
+    assert_eq!(job["media"][0]["size"], PNG.len());
+    use sha2::Digest;
+    let sha: String = sha2::Sha256::digest(PNG)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    assert_eq!(job["media"][0]["sha256"], sha.as_str());
+
+    let submits = get("/_emulator/counters")["requests"]["submit"].clone();
+    for (file, says) in [
+        ("huge.png", "over the 6291456-byte limit"),
+        ("notes.png", "not an image"),
+        ("missing.png", "cannot read the file"),
+    ] {
+        let refused = run(file);
+        assert_eq!(refused.status.code(), Some(65), "{file}");
+        let doc: serde_json::Value = serde_json::from_slice(&refused.stdout).expect("JSON");
+        let message = doc["error"]["message"].as_str().expect("a message");
+        assert!(
+            message.contains(says) && message.contains("nothing was sent"),
+            "{message}"
+        );
+    }
+    assert_eq!(
+        get("/_emulator/counters")["requests"]["submit"],
+        submits,
+        "nothing sent"
+    );
+
+    // The emulator itself refuses what RunComfy could never fetch.
+    let refused = Command::new("curl")
+        .args(["-sS", "-o", "/dev/null", "-w", "%{http_code}", "-X", "POST"])
+        .args([
+            "-H",
+            "Authorization: Bearer emulator-token",
+            "-H",
+            "Content-Type: application/json",
+        ])
+        .args(["--data", r#"{"prompt": "x", "image_uri": "./cat.png"}"#])
+        .arg(format!("{base}/v1/models/acme/flux-edit/v1"))
+        .output()
+        .expect("curl runs");
+    assert_eq!(String::from_utf8_lossy(&refused.stdout), "422");
+    let _ = emulator.kill();
+    let _ = emulator.wait();
 }

@@ -54,6 +54,10 @@ pub(super) async fn submit(
         return validation_failed(Value::Array(detail));
     }
 
+    let media = match received_media(model, &input) {
+        Ok(media) => media,
+        Err(detail) => return validation_failed(Value::Array(detail)),
+    };
     let mut behaviour = JobBehaviour::default();
     match fault.map(|f| f.0.0) {
         Some(Fault::JobFails { message }) => behaviour.fails_with = Some(message),
@@ -73,11 +77,14 @@ pub(super) async fn submit(
         .run_time_for(model_id)
         .for_video_seconds(video_seconds);
     let id = shared.new_request_id();
-    let duplicate =
-        shared
-            .store
-            .lock_or_recover()
-            .insert(id.clone(), model_id, input, behaviour, fixture);
+    let duplicate = shared.store.lock_or_recover().insert(
+        id.clone(),
+        model_id,
+        input,
+        media,
+        behaviour,
+        fixture,
+    );
     if duplicate {
         shared
             .counters
@@ -98,6 +105,67 @@ pub(super) async fn submit(
         "cancel_url": format!("{base}/v1/requests/{id}/cancel"),
     }))
     .into_response()
+}
+
+/// The media a submit carries inline, decoded and checked as RunComfy
+/// would fetch them: each media field's value must be an `http(s)` URL or
+/// a well-formed base64 `data:` URI of the field's kind within the limits;
+/// anything else (a bare file path, say, which the service could never
+/// read) is a 422 entry.
+fn received_media(
+    model: &ModelDescriptor,
+    input: &Value,
+) -> Result<Vec<super::ReceivedMedia>, Vec<Value>> {
+    use crate::media::{MediaLimits, MediaValue, checked_mime, decode_data_uri};
+    let limits = MediaLimits::default();
+    let mut received = Vec::new();
+    let mut problems = Vec::new();
+    for field in model.media_fields() {
+        let values: Vec<(Option<usize>, &Value)> = match input.get(&field.name) {
+            Some(Value::Array(items)) => items
+                .iter()
+                .enumerate()
+                .map(|(i, v)| (Some(i), v))
+                .collect(),
+            Some(value) => vec![(None, value)],
+            None => continue,
+        };
+        for (index, value) in values {
+            let Some(text) = value.as_str() else { continue };
+            let mut loc = vec![json!("body"), json!(field.name)];
+            loc.extend(index.map(|i| json!(i)));
+            let problem = match MediaValue::of(text) {
+                MediaValue::Url(_) => continue,
+                MediaValue::LocalPath(_) => format!(
+                    "{} must be an http(s) URL or a data: URI; RunComfy cannot read a local path",
+                    field.name
+                ),
+                MediaValue::DataUri(uri) => match decode_data_uri(uri) {
+                    Ok((mime, bytes)) => match checked_mime(&bytes, field.kind, &limits) {
+                        Ok(found) => {
+                            received.push(super::ReceivedMedia {
+                                field: field.name.clone(),
+                                index,
+                                declared_type: mime,
+                                content_type: found.to_string(),
+                                size: bytes.len() as u64,
+                                sha256: super::front::cassette::sha256_hex(&bytes),
+                            });
+                            continue;
+                        }
+                        Err(problem) => format!("{}: {problem}", field.name),
+                    },
+                    Err(problem) => format!("{}: {problem}", field.name),
+                },
+            };
+            problems.push(json!({"loc": loc, "msg": problem, "type": "media"}));
+        }
+    }
+    if problems.is_empty() {
+        Ok(received)
+    } else {
+        Err(problems)
+    }
 }
 
 fn default_duration(model: &ModelDescriptor) -> Option<f64> {

@@ -27,6 +27,8 @@ pub(crate) struct Job {
     pub(crate) model_id: &'static str,
     /// The request body as accepted.
     pub(crate) input: Value,
+    /// What it carried inline in its media fields.
+    pub(crate) media: Vec<super::ReceivedMedia>,
     seq: u64,
     /// Where the job is (never [`Status::Unknown`]; the position of a
     /// queued job is computed when asked).
@@ -108,6 +110,7 @@ impl Store {
         id: String,
         model_id: &'static str,
         input: Value,
+        media: Vec<super::ReceivedMedia>,
         behaviour: JobBehaviour,
         fixture: Fixture,
     ) -> bool {
@@ -119,6 +122,7 @@ impl Store {
             id: id.clone(),
             model_id,
             input,
+            media,
             seq,
             state: Status::InQueue { position: None },
             behaviour,

@@ -178,6 +178,27 @@ pub struct JobRecord {
     pub file_size: Option<u64>,
     /// The SHA-256 of that video, in hex.
     pub file_sha256: Option<String>,
+    /// What the request carried inline (`data:` URIs) in its media fields.
+    pub media: Vec<ReceivedMedia>,
+}
+
+/// A file a submit carried inline in a media field, as the emulator
+/// decoded it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[non_exhaustive]
+pub struct ReceivedMedia {
+    /// The field, e.g. `image_uri`.
+    pub field: String,
+    /// Its place in a list field.
+    pub index: Option<usize>,
+    /// The type the `data:` URI declared.
+    pub declared_type: String,
+    /// The type of its content.
+    pub content_type: String,
+    /// Its size in bytes, decoded.
+    pub size: u64,
+    /// Its SHA-256, in hex.
+    pub sha256: String,
 }
 
 /// Requests received per endpoint.
@@ -493,6 +514,7 @@ impl Shared {
                     input: job.input.clone(),
                     status: job.state.as_wire().to_string(),
                     file_size: file.map(|f| f.len() as u64),
+                    media: job.media.clone(),
                     file_sha256: file.map(|f| {
                         sha2::Sha256::digest(f)
                             .iter()

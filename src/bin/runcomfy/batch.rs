@@ -35,7 +35,7 @@ impl From<JournalError> for Failure {
 }
 
 pub async fn run(global: &Global, args: BatchArgs) -> Result<(), Failure> {
-    let out = Output { json: global.json };
+    let out = Output::for_flags(global);
     if let Some(BatchCommand::Status { dir }) = &args.command {
         let journal = Journal::open_existing(dir)?;
         let (_, report) = summarise(&out, &journal.lines()?, false);
@@ -343,22 +343,41 @@ impl Work {
         if state != LineState::Submitted && state != LineState::Pending {
             self.progress.line_finished();
         }
+        self.progress.event(
+            number,
+            "line_done",
+            json!({"state": state.as_str(), "error": error}),
+        );
         Ok(())
     }
 
     async fn submit(&self, line: &Line) -> Result<(), JournalError> {
         let model =
             ModelDescriptor::find(&line.model_id).expect("pending lines have a known model");
+        // Local files in media fields are read now (the journal keeps the
+        // paths, not megabytes of base64); a file that cannot go is an
+        // invalid line, never sent.
+        let mut body = line.body.clone();
+        if let Err(error) =
+            model.inline_local_media(&mut body, &runcomfy::media::MediaLimits::default())
+        {
+            return self.record(line.number, LineState::Invalid, Some(&error.to_string()));
+        }
         // Committed before the submit goes out: a crash from here on
         // leaves a line that is never sent again on its own.
         self.journal.mark_submitting(line.number)?;
         self.progress.say(line.number, "submitting".into());
         // Never cancelled half way: its answer must be recorded.
-        match self.ctx.client.submit_json(model, &line.body).await {
+        match self.ctx.client.submit_json(model, &body).await {
             Ok(job) => {
                 self.journal.mark_submitted(line.number, job.request_id())?;
                 self.progress
                     .say(line.number, format!("submitted {}", job.request_id()));
+                self.progress.event(
+                    line.number,
+                    "submitted",
+                    json!({"request_id": job.request_id(), "model_id": model.id}),
+                );
                 self.follow(line.number, job).await
             }
             Err(error @ Error::SubmitOutcomeUnknown { .. }) => {
@@ -373,6 +392,11 @@ impl Work {
                 let message = format!("not accepted: {error}");
                 self.journal
                     .mark(line.number, LineState::Pending, Some(&message))?;
+                self.progress.event(
+                    line.number,
+                    "line_done",
+                    json!({"state": LineState::Pending.as_str(), "error": message}),
+                );
                 self.progress.say(line.number, message);
                 self.progress.line_finished();
                 Ok(())
@@ -381,12 +405,30 @@ impl Work {
     }
 
     async fn follow(&self, number: u64, job: Job<DynamicModel>) -> Result<(), JournalError> {
-        let options = WaitOptions::new().deadline(self.timeout);
+        let mut options = WaitOptions::new().deadline(self.timeout);
+        if let Mode::Events(out) = &self.progress.mode {
+            let out = *out;
+            options = options.on_progress(move |progress| {
+                // The end is the `finished` event's.
+                if progress.status.is_terminal() {
+                    return;
+                }
+                let (kind, mut fields) = crate::progress::status_event(&progress.status);
+                fields["request_id"] = json!(progress.request_id);
+                fields["line"] = json!(number);
+                out.event(kind, fields);
+            });
+        }
         let outcome = tokio::select! {
             outcome = job.wait_with(options) => outcome,
             // Interrupted: the job goes on and stays resumable.
             () = self.stop.cancelled() => return Ok(()),
         };
+        self.progress.event(
+            number,
+            "finished",
+            json!({"request_id": job.request_id(), "status": crate::submit::finished_status(&outcome)}),
+        );
         let result = match outcome {
             Ok(result) => result,
             Err(error @ Error::JobFailed { .. }) | Err(error @ Error::NotFound(_)) => {
@@ -403,6 +445,18 @@ impl Work {
         match self.download(number, &result).await {
             Ok(files) => {
                 self.journal.mark_done(number, result.cost, &files)?;
+                for file in &files {
+                    self.progress.event(
+                        number,
+                        "file_saved",
+                        json!({"request_id": result.request_id, "path": file}),
+                    );
+                }
+                self.progress.event(
+                    number,
+                    "line_done",
+                    json!({"request_id": result.request_id, "state": "done", "files": files, "cost_usd": result.cost}),
+                );
                 // Now and then, what polling learned, so a killed run
                 // still leaves most of it.
                 if number.is_multiple_of(16)
@@ -494,6 +548,8 @@ struct Progress {
 }
 
 enum Mode {
+    /// One JSON object per change on stdout (`--events`).
+    Events(Output),
     Bars {
         multi: MultiProgress,
         total: ProgressBar,
@@ -505,7 +561,9 @@ enum Mode {
 
 impl Progress {
     fn new(out: &Output, lines: usize) -> Self {
-        let mode = if out.json {
+        let mode = if out.events {
+            Mode::Events(*out)
+        } else if out.json {
             Mode::Silent
         } else if std::io::stderr().is_terminal() {
             let multi = MultiProgress::new();
@@ -540,7 +598,16 @@ impl Progress {
                 bar.set_message(format!("line {number}: {message}"));
             }
             Mode::Lines => eprintln!("line {number}: {message}"),
-            Mode::Silent => {}
+            Mode::Silent | Mode::Events(_) => {}
+        }
+    }
+
+    /// An event about line `number` (with `--events`).
+    fn event(&self, number: u64, kind: &str, fields: Value) {
+        if let Mode::Events(out) = &self.mode {
+            let mut fields = fields;
+            fields["line"] = json!(number);
+            out.event(kind, fields);
         }
     }
 

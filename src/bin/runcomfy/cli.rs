@@ -33,6 +33,11 @@ pub struct Global {
     /// Print one JSON document on stdout, and nothing else anywhere.
     #[arg(long, global = true)]
     pub json: bool,
+    /// With --json: one JSON object per line on stdout as things happen
+    /// (submitted, queued, running, finished, file_saved, line_done), each
+    /// with a "type" and the request id, then the document on one line.
+    #[arg(long, global = true, requires = "json")]
+    pub events: bool,
     /// Log to stderr (-v: each request, -vv: everything).
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
     pub verbose: u8,
@@ -88,6 +93,51 @@ pub enum Command {
     Schema(SchemaCommand),
     /// Run the emulator in the foreground.
     Emulator(EmulatorArgs),
+    /// Print the script that adds tab completion to your shell (model ids
+    /// and choices included): e.g. `source <(runcomfy completions bash)`.
+    Completions(CompletionsArgs),
+}
+
+/// `completions SHELL`.
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete in.
+    #[arg(value_enum)]
+    pub shell: Shell,
+}
+
+/// A shell `completions` writes for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Shell {
+    Bash,
+    Zsh,
+    Fish,
+    Powershell,
+    Elvish,
+}
+
+impl Shell {
+    /// Its name as `clap_complete`'s engine knows it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Bash => "bash",
+            Self::Zsh => "zsh",
+            Self::Fish => "fish",
+            Self::Powershell => "powershell",
+            Self::Elvish => "elvish",
+        }
+    }
+}
+
+/// Every model id of this build, for completing a `MODEL_ID` argument.
+fn model_ids() -> Vec<clap_complete::CompletionCandidate> {
+    ModelDescriptor::all()
+        .iter()
+        .map(|model| {
+            let name = model.info().display_name.unwrap_or_default();
+            clap_complete::CompletionCandidate::new(model.id).help(Some(name.into()))
+        })
+        .collect()
 }
 
 /// How `generate` and `run` submit, wait and download.
@@ -180,6 +230,7 @@ pub enum ModelsCommand {
     /// One model's metadata and published input schema.
     Get {
         /// The model id, e.g. kling/kling-3.0/standard/text-to-video.
+        #[arg(add = clap_complete::ArgValueCandidates::new(model_ids))]
         model_id: String,
     },
 }
@@ -199,7 +250,7 @@ pub struct BatchArgs {
     #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=256))]
     pub concurrency: u16,
     /// The model of lines that are a bare request body.
-    #[arg(long, default_value = GENERATE_MODEL, value_name = "MODEL_ID")]
+    #[arg(add = clap_complete::ArgValueCandidates::new(model_ids), long, default_value = GENERATE_MODEL, value_name = "MODEL_ID")]
     pub model: String,
     /// Refuse to submit anything if the estimate of the lines still to
     /// submit is above this (US dollars).
@@ -228,6 +279,7 @@ pub enum SchemaCommand {
     /// Fetch a model's published schema and metadata into DIR/<model id>/.
     Pull {
         /// The model id.
+        #[arg(add = clap_complete::ArgValueCandidates::new(model_ids))]
         model_id: String,
         /// The schema folder [default: the crate's schema/models/].
         #[arg(long)]

@@ -19,9 +19,7 @@ use std::time::Duration;
 
 /// Runs the command; returns the exit code.
 pub async fn dispatch(cli: Cli, matches: ArgMatches) -> u8 {
-    let out = Output {
-        json: cli.global.json,
-    };
+    let out = Output::for_flags(&cli.global);
     match run(cli, &matches).await {
         Ok(()) => exit::OK,
         Err(failure) => {
@@ -43,6 +41,7 @@ async fn run(cli: Cli, matches: &ArgMatches) -> Result<(), Failure> {
         Command::Emulator(args) => return emulator(&cli.global, &args).await,
         Command::Schema(command) => return schema_cmd::run(&cli.global, command).await,
         Command::Batch(args) => return batch::run(&cli.global, args).await,
+        Command::Completions(args) => return completions(args.shell),
         _ => {}
     }
     let ctx = Context::new(&cli.global).await?;
@@ -70,7 +69,7 @@ async fn run(cli: Cli, matches: &ArgMatches) -> Result<(), Failure> {
         Command::Cancel(args) => cancel(&ctx, &args).await,
         Command::Download(args) => download(&ctx, &args).await,
         Command::Models(command) => models(&ctx, command).await,
-        Command::Emulator(_) | Command::Schema(_) | Command::Batch(_) => {
+        Command::Emulator(_) | Command::Schema(_) | Command::Batch(_) | Command::Completions(_) => {
             unreachable!("handled above")
         }
     }
@@ -86,8 +85,24 @@ async fn model_body(
         None => None,
         Some(path) => Some(read_json_input(path).await?),
     };
-    schema_args::body(model, matches, base)
-        .map_err(|schema_args::BadFlag(message)| Failure::new(exit::USAGE, "usage", message))
+    let mut body = schema_args::body(model, matches, base)
+        .map_err(|schema_args::BadFlag(message)| Failure::new(exit::USAGE, "usage", message))?;
+    inline_local_media(model, &mut body)?;
+    Ok(body)
+}
+
+/// Local files named in `body`'s media fields, read and put inline as
+/// `data:` URIs; any problem refuses the request before anything is sent.
+pub fn inline_local_media(model: &ModelDescriptor, body: &mut Value) -> Result<(), Failure> {
+    model
+        .inline_local_media(body, &runcomfy::media::MediaLimits::default())
+        .map_err(|e| {
+            Failure::new(
+                exit::INVALID_INPUT,
+                "invalid_input",
+                format!("{e}; nothing was sent"),
+            )
+        })
 }
 
 /// A JSON document from a file, or from stdin for `-`.
@@ -173,13 +188,17 @@ async fn download(ctx: &Context, args: &DownloadArgs) -> Result<(), Failure> {
     let result = if args.no_wait {
         job.result().await?
     } else {
-        let display = crate::progress::Display::new(ctx.out.json);
+        let display = crate::progress::Display::new(&ctx.out);
         let shown = display.clone();
         let options = WaitOptions::new()
             .deadline(args.timeout)
             .on_progress(move |p| shown.update(p));
         let outcome = job.wait_with(options).await;
         display.finish();
+        ctx.out.event(
+            "finished",
+            json!({"request_id": job.request_id(), "status": submit::finished_status(&outcome)}),
+        );
         outcome?
     };
     submit::deliver(
@@ -250,12 +269,44 @@ async fn models(ctx: &Context, command: ModelsCommand) -> Result<(), Failure> {
     }
 }
 
+/// `runcomfy completions SHELL`: the script that has the shell ask
+/// `runcomfy` itself for completions (`COMPLETE=SHELL runcomfy -- WORDS`),
+/// so that model ids and every flag's choices are always this build's.
+fn completions(shell: crate::cli::Shell) -> Result<(), Failure> {
+    use std::io::Write as _;
+    let shells = clap_complete::env::Shells::builtins();
+    let completer = shells
+        .completer(shell.name())
+        .expect("every shell offered is built in");
+    // The program to call back: this one, as it was started (made absolute
+    // when started by a relative path such as target/debug/runcomfy).
+    let program = std::env::args_os()
+        .next()
+        .map(std::path::PathBuf::from)
+        .map(|path| match std::env::current_dir() {
+            Ok(dir) if path.components().count() > 1 => dir.join(path),
+            _ => path,
+        })
+        .unwrap_or_else(|| "runcomfy".into());
+    let mut script = Vec::new();
+    completer
+        .write_registration(
+            "COMPLETE",
+            "runcomfy",
+            "runcomfy",
+            &program.to_string_lossy(),
+            &mut script,
+        )
+        .and_then(|()| std::io::stdout().write_all(&script))
+        .map_err(|e| Failure::new(exit::OTHER, "io", format!("cannot write the script: {e}")))
+}
+
 /// `runcomfy emulator`: the emulator in the foreground until Ctrl-C.
 async fn emulator(global: &Global, args: &EmulatorArgs) -> Result<(), Failure> {
     if !args.quiet && !global.json && global.verbose == 0 {
         let _ = tracing_subscriber::fmt()
             .with_writer(std::io::stderr)
-            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .with_ansi(crate::output::colour_on_stderr())
             .with_env_filter(tracing_subscriber::EnvFilter::new("runcomfy_emulator=info"))
             .try_init();
     }
@@ -301,7 +352,7 @@ async fn emulator(global: &Global, args: &EmulatorArgs) -> Result<(), Failure> {
             .map_err(|e| Failure::usage(e.to_string()))?;
     }
     let emulator = start_emulator(config).await?;
-    let out = Output { json: global.json };
+    let out = Output::for_flags(global);
     out.line(format!(
         "runcomfy emulator listening on {} (files on {})",
         emulator.base_url(),

@@ -35,7 +35,7 @@ impl Context {
         global: &Global,
         learned: runcomfy::LearnedTimes,
     ) -> Result<Self, Failure> {
-        let out = Output { json: global.json };
+        let out = Output::for_flags(global);
         if global.emulator {
             // A new seed each run: new request ids, so new file names.
             let seed = std::time::SystemTime::now()

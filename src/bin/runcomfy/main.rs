@@ -29,6 +29,11 @@ use clap::FromArgMatches;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
+    // `COMPLETE=<shell> runcomfy -- <words>`: a shell asking for
+    // completions (see `runcomfy completions`); answers and exits.
+    clap_complete::CompleteEnv::with_factory(cli::command)
+        .bin("runcomfy")
+        .complete();
     let command = cli::command();
     let matches = match command.try_get_matches() {
         Ok(matches) => matches,

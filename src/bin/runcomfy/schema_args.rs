@@ -167,6 +167,17 @@ fn help(property: &Value) -> String {
     if let Some(items) = property.get("maxItems") {
         parts.push(format!("[at most {items}]"));
     }
+    if property["x-runcomfy-format"]
+        .as_str()
+        .and_then(runcomfy::media::MediaKind::of_format)
+        .is_some()
+    {
+        parts.push(
+            "[an http(s):// or data: value is sent as is; anything else is a local file, \
+             read and sent inline as a data: URI typed by its content]"
+                .into(),
+        );
+    }
     if let Some(default) = property.get("default") {
         let shown = match default {
             Value::String(s) if s.chars().count() > 40 => {

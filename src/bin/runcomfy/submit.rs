@@ -30,7 +30,7 @@ pub async fn submit_and_follow(
     };
 
     let mut interrupts = Interrupts::new();
-    let display = Display::new(ctx.out.json);
+    let display = Display::new(&ctx.out);
     display.say(format!("submitting to {}", model.id));
     let job = {
         let submit = ctx.client.submit_json(model, &body);
@@ -53,6 +53,8 @@ pub async fn submit_and_follow(
     };
     let id = job.request_id().to_string();
     display.say(format!("{id} submitted"));
+    ctx.out
+        .event("submitted", json!({"request_id": id, "model_id": model.id}));
     if interrupts.seen() {
         display.finish();
         return Err(stop_after_interrupt(ctx, &job, None, &args.destination).await);
@@ -94,6 +96,10 @@ pub async fn submit_and_follow(
         }
     };
     display.finish();
+    ctx.out.event(
+        "finished",
+        json!({"request_id": id, "status": finished_status(&outcome)}),
+    );
     let result = outcome.map_err(|error| with_resume_hint(ctx, error, &args.destination))?;
     deliver(
         ctx,
@@ -104,6 +110,18 @@ pub async fn submit_and_follow(
         estimate,
     )
     .await
+}
+
+/// How a wait ended, in a word: `completed`, `failed`, `cancelled`,
+/// `timed_out`, or `error` (the job's state unknown).
+pub fn finished_status<T>(outcome: &Result<T, Error>) -> &'static str {
+    match outcome {
+        Ok(_) => "completed",
+        Err(Error::JobFailed { .. }) => "failed",
+        Err(Error::JobCancelled { .. }) => "cancelled",
+        Err(Error::TimedOut { .. }) => "timed_out",
+        Err(_) => "error",
+    }
 }
 
 /// Refuses to go on if the estimate is over `cap` (or cannot be made).
@@ -244,6 +262,10 @@ pub async fn deliver(
         let files = download(ctx, result, destination).await?;
         for file in &files {
             ctx.out.line(file.display().to_string());
+            ctx.out.event(
+                "file_saved",
+                json!({"request_id": result.request_id, "path": file}),
+            );
         }
         files
     };

@@ -1,0 +1,494 @@
+//! Local files as media inputs: a file on disk sent inline as a `data:`
+//! URI, as RunComfy's own nodes send images.
+//!
+//! A model's media fields are those whose published `format` says image,
+//! video or audio (`image_uri`, `image_uris`, `video_uri(s)`,
+//! `audio_uri(s)`). In such a field a value is told apart by its start:
+//!
+//! | value | sent as |
+//! |---|---|
+//! | `http://...`, `https://...` (any case) | is: RunComfy fetches it |
+//! | `data:...` | is |
+//! | anything else | a local file's path: the file is read and sent as `data:<type>;base64,...` |
+//!
+//! The type comes from the file's content, never its name, and must be
+//! the field's kind (an image for an image field). Limits are checked
+//! before anything is sent ([`MediaLimits`]): RunComfy's own partner nodes
+//! refuse an image over 6 MiB ("the Model API request limit", they say)
+//! or over 32 megapixels, and a request over 64 MiB; these are the
+//! defaults. The docs' larger recommendations (50 MB images, 100 MB
+//! videos) concern files behind a URL, which RunComfy fetches itself.
+//!
+//! ```no_run
+//! use runcomfy::ModelDescriptor;
+//! use runcomfy::media::MediaLimits;
+//! use serde_json::json;
+//!
+//! # fn demo() -> Result<(), runcomfy::media::MediaError> {
+//! let model = ModelDescriptor::find("acme/flux-edit/v1").expect("built with this model");
+//! let mut body = json!({"prompt": "make it blue", "image_uri": "./cat.png"});
+//! model.inline_local_media(&mut body, &MediaLimits::default())?;
+//! assert!(body["image_uri"].as_str().unwrap().starts_with("data:image/png;base64,"));
+//! # Ok(()) }
+//! ```
+
+use crate::ModelDescriptor;
+use base64::Engine as _;
+use serde_json::Value;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// What a media field holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum MediaKind {
+    /// An image (`image_uri`, `image_uris`).
+    Image,
+    /// A video (`video_uri`, `video_uris`).
+    Video,
+    /// A sound (`audio_uri`, `audio_uris`).
+    Audio,
+}
+
+impl MediaKind {
+    /// The kind a published `format` names, and whether it is a list.
+    pub fn of_format(format: &str) -> Option<(Self, bool)> {
+        Some(match format {
+            "image_uri" => (Self::Image, false),
+            "image_uris" => (Self::Image, true),
+            "video_uri" => (Self::Video, false),
+            "video_uris" => (Self::Video, true),
+            "audio_uri" => (Self::Audio, false),
+            "audio_uris" => (Self::Audio, true),
+            _ => return None,
+        })
+    }
+
+    /// The MIME type family: `image`, `video`, `audio`.
+    pub fn family(self) -> &'static str {
+        match self {
+            Self::Image => "image",
+            Self::Video => "video",
+            Self::Audio => "audio",
+        }
+    }
+}
+
+impl fmt::Display for MediaKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Image => "an image",
+            Self::Video => "a video",
+            Self::Audio => "a sound file",
+        })
+    }
+}
+
+/// One media field of a model's input.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct MediaField {
+    /// The property, e.g. `image_uri`.
+    pub name: String,
+    /// What it holds.
+    pub kind: MediaKind,
+    /// Whether it is a list (`image_uris`).
+    pub list: bool,
+}
+
+/// Limits on media sent inline, checked before anything is sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[must_use]
+pub struct MediaLimits {
+    max_image_bytes: u64,
+    max_image_pixels: u64,
+    max_request_bytes: u64,
+}
+
+impl Default for MediaLimits {
+    /// RunComfy's partner nodes' limits: an image up to 6 MiB and 32
+    /// megapixels, a request up to 64 MiB.
+    fn default() -> Self {
+        Self {
+            max_image_bytes: 6 * 1024 * 1024,
+            max_image_pixels: 32_000_000,
+            max_request_bytes: 64 * 1024 * 1024,
+        }
+    }
+}
+
+impl MediaLimits {
+    /// The largest image file (bytes, before encoding).
+    pub fn max_image_bytes(mut self, bytes: u64) -> Self {
+        self.max_image_bytes = bytes;
+        self
+    }
+
+    /// The most pixels in an image (width × height).
+    pub fn max_image_pixels(mut self, pixels: u64) -> Self {
+        self.max_image_pixels = pixels;
+        self
+    }
+
+    /// The largest request body, media inline (bytes of JSON).
+    pub fn max_request_bytes(mut self, bytes: u64) -> Self {
+        self.max_request_bytes = bytes;
+        self
+    }
+
+    /// The largest request body.
+    pub fn request_bytes(&self) -> u64 {
+        self.max_request_bytes
+    }
+}
+
+/// Why a media value cannot be sent; nothing was sent.
+#[derive(Debug, thiserror::Error)]
+#[error("{}: {problem}", field.as_deref().map_or_else(|| path.display().to_string(), |f| format!("{f} ({})", path.display())))]
+#[non_exhaustive]
+pub struct MediaError {
+    /// The field, where the value was in one (`None` for
+    /// [`data_uri_from_file`] alone, or the whole request).
+    pub field: Option<String>,
+    /// The file.
+    pub path: PathBuf,
+    /// What is wrong.
+    #[source]
+    pub problem: MediaProblem,
+}
+
+/// What is wrong with a media file.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum MediaProblem {
+    /// The file cannot be read.
+    #[error("cannot read the file: {0}")]
+    Unreadable(#[source] std::io::Error),
+    /// Its content is not of the field's kind.
+    #[error("not {expected}: its content is {found}")]
+    WrongKind {
+        /// What the field takes.
+        expected: MediaKind,
+        /// What the content is (a MIME type, or `of no known type`).
+        found: String,
+    },
+    /// The file is over its size limit.
+    #[error("{bytes} bytes is over the {limit}-byte limit for {kind} sent inline")]
+    TooLarge {
+        /// Its size.
+        bytes: u64,
+        /// The limit.
+        limit: u64,
+        /// What it is.
+        kind: MediaKind,
+    },
+    /// The image has too many pixels.
+    #[error("{width}×{height} is over the limit of {limit} pixels")]
+    TooManyPixels {
+        /// Its width.
+        width: u64,
+        /// Its height.
+        height: u64,
+        /// The limit (width × height).
+        limit: u64,
+    },
+    /// The whole request would be too large with the files inline.
+    #[error(
+        "the request would be {bytes} bytes with its files inline, over the {limit}-byte limit: give large files as URLs"
+    )]
+    RequestTooLarge {
+        /// Its size.
+        bytes: u64,
+        /// The limit.
+        limit: u64,
+    },
+    /// An image whose size cannot be read from its header.
+    #[error("cannot read the image's size: {0}")]
+    UnreadableImage(String),
+}
+
+/// How a media field's value is to be sent (see the table above).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MediaValue<'a> {
+    /// An `http(s)` URL, sent as is.
+    Url(&'a str),
+    /// A `data:` URI, sent as is.
+    DataUri(&'a str),
+    /// A local file's path, read and sent inline.
+    LocalPath(&'a Path),
+}
+
+impl<'a> MediaValue<'a> {
+    /// Tells a value apart by its start.
+    pub fn of(value: &'a str) -> Self {
+        let starts = |prefix: &str| {
+            value
+                .get(..prefix.len())
+                .is_some_and(|head| head.eq_ignore_ascii_case(prefix))
+        };
+        if starts("http://") || starts("https://") {
+            Self::Url(value)
+        } else if starts("data:") {
+            Self::DataUri(value)
+        } else {
+            Self::LocalPath(Path::new(value))
+        }
+    }
+}
+
+/// The file at `path` as a `data:` URI of its content's type, checked to be
+/// `kind` and within `limits`.
+///
+/// # Errors
+///
+/// [`MediaError`] for a file that cannot be read, is not `kind`, or is
+/// over a limit.
+pub fn data_uri_from_file(
+    path: impl AsRef<Path>,
+    kind: MediaKind,
+    limits: &MediaLimits,
+) -> Result<String, MediaError> {
+    let path = path.as_ref();
+    let failed = |problem| MediaError {
+        field: None,
+        path: path.to_path_buf(),
+        problem,
+    };
+    let bytes = std::fs::read(path).map_err(|e| failed(MediaProblem::Unreadable(e)))?;
+    let mime = checked_mime(&bytes, kind, limits).map_err(failed)?;
+    let encoded = base64::engine::general_purpose::STANDARD.encode(&bytes);
+    Ok(format!("data:{mime};base64,{encoded}"))
+}
+
+/// The MIME type of `bytes` if they are `kind` within `limits`.
+pub(crate) fn checked_mime(
+    bytes: &[u8],
+    kind: MediaKind,
+    limits: &MediaLimits,
+) -> Result<&'static str, MediaProblem> {
+    let found = infer::get(bytes);
+    let mime = match found {
+        Some(found) if found.mime_type().starts_with(kind.family()) => found.mime_type(),
+        Some(found) => {
+            return Err(MediaProblem::WrongKind {
+                expected: kind,
+                found: found.mime_type().to_string(),
+            });
+        }
+        None => {
+            return Err(MediaProblem::WrongKind {
+                expected: kind,
+                found: "of no known type".into(),
+            });
+        }
+    };
+    let size = bytes.len() as u64;
+    if kind == MediaKind::Image {
+        if size > limits.max_image_bytes {
+            return Err(MediaProblem::TooLarge {
+                bytes: size,
+                limit: limits.max_image_bytes,
+                kind,
+            });
+        }
+        let dimensions = imagesize::blob_size(bytes)
+            .map_err(|e| MediaProblem::UnreadableImage(e.to_string()))?;
+        let (width, height) = (dimensions.width as u64, dimensions.height as u64);
+        if width.saturating_mul(height) > limits.max_image_pixels {
+            return Err(MediaProblem::TooManyPixels {
+                width,
+                height,
+                limit: limits.max_image_pixels,
+            });
+        }
+    }
+    // Whatever the kind, one file cannot be over the whole request's cap.
+    if size > limits.max_request_bytes {
+        return Err(MediaProblem::TooLarge {
+            bytes: size,
+            limit: limits.max_request_bytes,
+            kind,
+        });
+    }
+    Ok(mime)
+}
+
+impl ModelDescriptor {
+    /// The model's media fields: those whose published `format` says
+    /// image, video or audio.
+    pub fn media_fields(&self) -> Vec<MediaField> {
+        let schema: Value = serde_json::from_str(self.input_schema).unwrap_or(Value::Null);
+        let Some(properties) = schema["properties"].as_object() else {
+            return Vec::new();
+        };
+        properties
+            .iter()
+            .filter_map(|(name, property)| {
+                let format = property["x-runcomfy-format"].as_str()?;
+                let (kind, list) = MediaKind::of_format(format)?;
+                Some(MediaField {
+                    name: name.clone(),
+                    kind,
+                    list,
+                })
+            })
+            .collect()
+    }
+
+    /// Replaces every local path in `body`'s media fields with the file as
+    /// a `data:` URI (URLs and `data:` URIs stay as they are), then checks
+    /// the whole request against `limits`. Relative paths are read from
+    /// the current folder.
+    ///
+    /// # Errors
+    ///
+    /// The first [`MediaError`] met; `body` is then partly changed and
+    /// must not be sent.
+    pub fn inline_local_media(
+        &self,
+        body: &mut Value,
+        limits: &MediaLimits,
+    ) -> Result<(), MediaError> {
+        let mut inlined = false;
+        for field in self.media_fields() {
+            let Some(value) = body.get_mut(&field.name) else {
+                continue;
+            };
+            let values: Vec<&mut Value> = match value {
+                Value::Array(items) => items.iter_mut().collect(),
+                other => vec![other],
+            };
+            for value in values {
+                let Some(text) = value.as_str() else { continue };
+                if let MediaValue::LocalPath(path) = MediaValue::of(text) {
+                    let uri = data_uri_from_file(path, field.kind, limits).map_err(|mut e| {
+                        e.field = Some(field.name.clone());
+                        e
+                    })?;
+                    *value = Value::String(uri);
+                    inlined = true;
+                }
+            }
+        }
+        let bytes = serde_json::to_vec(body).map_or(0, |b| b.len() as u64);
+        if inlined && bytes > limits.max_request_bytes {
+            return Err(MediaError {
+                field: None,
+                path: PathBuf::from("(the request)"),
+                problem: MediaProblem::RequestTooLarge {
+                    bytes,
+                    limit: limits.max_request_bytes,
+                },
+            });
+        }
+        Ok(())
+    }
+}
+
+/// A `data:` URI's type and bytes, if it is a well-formed base64 one.
+pub(crate) fn decode_data_uri(uri: &str) -> Result<(String, Vec<u8>), String> {
+    let rest = uri
+        .get(..5)
+        .filter(|head| head.eq_ignore_ascii_case("data:"))
+        .map(|_| &uri[5..])
+        .ok_or("not a data: URI")?;
+    let (meta, data) = rest
+        .split_once(',')
+        .ok_or("a data: URI needs a comma before its data")?;
+    let mime = meta
+        .strip_suffix(";base64")
+        .ok_or("only base64 data: URIs are taken (data:<type>;base64,...)")?;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(data)
+        .map_err(|e| format!("its base64 is malformed: {e}"))?;
+    Ok((mime.to_ascii_lowercase(), bytes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A 2×1 PNG.
+    const PNG: &[u8] = &[
+        0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A, 0x00, 0x00, 0x00, 0x0D, 0x49, 0x48, 0x44,
+        0x52, 0x00, 0x00, 0x00, 0x02, 0x00, 0x00, 0x00, 0x01, 0x08, 0x02, 0x00, 0x00, 0x00, 0x7B,
+        0x40, 0xE8, 0xDD, 0x00, 0x00, 0x00, 0x0E, 0x49, 0x44, 0x41, 0x54, 0x78, 0x9C, 0x63, 0xF8,
+        0xCF, 0xC0, 0xF0, 0x1F, 0x00, 0x05, 0x00, 0x01, 0xFF, 0x89, 0x99, 0x3D, 0x1D, 0x00, 0x00,
+        0x00, 0x00, 0x49, 0x45, 0x4E, 0x44, 0xAE, 0x42, 0x60, 0x82,
+    ];
+
+    #[test]
+    fn values_are_told_apart_by_their_start() {
+        assert_eq!(
+            MediaValue::of("https://x/a.png"),
+            MediaValue::Url("https://x/a.png")
+        );
+        assert_eq!(
+            MediaValue::of("HTTP://x/a.png"),
+            MediaValue::Url("HTTP://x/a.png")
+        );
+        assert!(matches!(
+            MediaValue::of("data:image/png;base64,AA=="),
+            MediaValue::DataUri(_)
+        ));
+        assert!(matches!(
+            MediaValue::of("./cat.png"),
+            MediaValue::LocalPath(_)
+        ));
+        assert!(matches!(
+            MediaValue::of("cat.png"),
+            MediaValue::LocalPath(_)
+        ));
+        assert!(matches!(
+            MediaValue::of("httpx.png"),
+            MediaValue::LocalPath(_)
+        ));
+        assert!(matches!(MediaValue::of("é"), MediaValue::LocalPath(_)));
+    }
+
+    #[test]
+    fn files_become_data_uris_of_their_content_type() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        // Named .jpg, but a PNG: the content decides.
+        let path = dir.path().join("cat.jpg");
+        std::fs::write(&path, PNG).expect("write");
+        let uri = data_uri_from_file(&path, MediaKind::Image, &MediaLimits::default())
+            .expect("a small image");
+        assert!(uri.starts_with("data:image/png;base64,"), "{uri}");
+        let (mime, bytes) = decode_data_uri(&uri).expect("well formed");
+        assert_eq!((mime.as_str(), bytes.as_slice()), ("image/png", PNG));
+    }
+
+    #[test]
+    fn wrong_kinds_and_limits_are_refused_with_their_reason() {
+        let limits = MediaLimits::default();
+        let refused = |bytes: &[u8], kind, limits: &MediaLimits| {
+            checked_mime(bytes, kind, limits)
+                .expect_err("refused")
+                .to_string()
+        };
+        assert!(refused(b"just some text", MediaKind::Image, &limits).contains("of no known type"));
+        assert!(
+            refused(PNG, MediaKind::Video, &limits)
+                .contains("not a video: its content is image/png")
+        );
+        let small = limits.max_image_bytes(10);
+        assert!(refused(PNG, MediaKind::Image, &small).contains("over the 10-byte limit"));
+        let few = MediaLimits::default().max_image_pixels(1);
+        assert!(refused(PNG, MediaKind::Image, &few).contains("2×1 is over the limit of 1 pixels"));
+        assert_eq!(
+            checked_mime(PNG, MediaKind::Image, &limits).expect("fine"),
+            "image/png"
+        );
+    }
+
+    #[test]
+    fn malformed_data_uris_are_told_apart() {
+        assert!(decode_data_uri("data:image/png;base64,iVBORw0KGgo=").is_ok());
+        assert!(decode_data_uri("data:image/png,raw").is_err());
+        assert!(decode_data_uri("data:image/png;base64,@@@").is_err());
+        assert!(decode_data_uri("data:image/png;base64").is_err());
+        assert!(decode_data_uri("https://x").is_err());
+    }
+}
