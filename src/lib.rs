@@ -27,8 +27,10 @@ pub use status::{CancelOutcome, Status};
 pub use tls::http_client_builder;
 pub use validation::{Rule, Validate, ValidationError, Violation};
 pub use wire::RetryPolicy;
+pub use workflow::balance::Balance;
 pub use workflow::builder::{
-    BASE_URL_ENV, CLI_BASE_URL_ENV, ClientBuilder, DEFAULT_BASE_URL, TOKEN_ENV,
+    BASE_URL_ENV, CLI_BASE_URL_ENV, ClientBuilder, DEFAULT_BASE_URL, DEFAULT_CORE_API_BASE,
+    SERVERLESS_API_BASE_ENV, TOKEN_ENV,
 };
 pub use workflow::catalogue::{ModelInfo, ModelQuery};
 pub use workflow::client::Client;

@@ -64,3 +64,30 @@ pub(super) async fn counters(State(shared): SharedState) -> axum::Json<super::Co
 pub(super) async fn jobs(State(shared): SharedState) -> axum::Json<Vec<super::JobRecord>> {
     axum::Json(shared.jobs())
 }
+
+/// `POST /_emulator/balance` with `{"balance_usd": USD}` (or `null` for
+/// unlimited): sets the wallet, a top-up in a test.
+pub(super) async fn set_balance(
+    State(shared): SharedState,
+    body: Result<axum::Json<serde_json::Value>, JsonRejection>,
+) -> Response {
+    let amount = match body {
+        Ok(axum::Json(body)) => match body.get("balance_usd") {
+            Some(serde_json::Value::Null) => Ok(None),
+            Some(value) => value
+                .as_f64()
+                .filter(|usd| usd.is_finite() && *usd >= 0.0)
+                .map(Some)
+                .ok_or("balance_usd must be a number of US dollars, at least 0, or null"),
+            None => Err("send {\"balance_usd\": USD} (null for unlimited)"),
+        },
+        Err(_) => Err("send {\"balance_usd\": USD} (null for unlimited)"),
+    };
+    match amount {
+        Ok(amount) => {
+            *shared.wallet.lock_or_recover() = amount;
+            StatusCode::NO_CONTENT.into_response()
+        }
+        Err(problem) => error_response(StatusCode::BAD_REQUEST, None, problem),
+    }
+}

@@ -106,6 +106,7 @@ pub struct EmulatorConfig {
     pub(crate) flavour: Flavour,
     pub(crate) advertised_files_base: Option<String>,
     pub(crate) front: super::front::FrontConfig,
+    pub(crate) balance: Option<f64>,
 }
 
 /// A limit on API requests per second, as a token bucket: `burst`
@@ -138,6 +139,7 @@ impl Default for EmulatorConfig {
             flavour: Flavour::default(),
             advertised_files_base: None,
             front: super::front::FrontConfig::default(),
+            balance: None,
         }
     }
 }
@@ -294,6 +296,19 @@ impl EmulatorConfig {
     pub fn advertise_files_base(mut self, base: impl Into<String>) -> Self {
         let base: String = base.into();
         self.advertised_files_base = Some(base.trim_end_matches('/').to_string());
+        self
+    }
+
+    /// A wallet holding `usd` (unlimited when unset): each accepted submit
+    /// costs the model's listed price for the request (the estimate rule
+    /// of its `model.json`, the same figure results report as `cost`), a
+    /// job cancelled while queued is refunded, and a submit the wallet
+    /// cannot pay is answered 402 with code 400002 and creates no job. The
+    /// balance is served at `GET /prod/v2/balance`, and set with
+    /// [`Emulator::set_balance`](super::Emulator::set_balance) or `POST
+    /// /_emulator/balance`.
+    pub fn balance(mut self, usd: f64) -> Self {
+        self.balance = usd.is_finite().then_some(usd.max(0.0));
         self
     }
 

@@ -77,6 +77,23 @@ pub(super) async fn submit(
         .run_time_for(model_id)
         .for_video_seconds(video_seconds);
     let id = shared.new_request_id();
+    // Paid when accepted: the wallet is checked and charged under its lock
+    // with the job's creation, so that two submits never spend one dollar.
+    let price = behaviour.cost_usd.unwrap_or(0.0);
+    let mut wallet = shared.wallet.lock_or_recover();
+    if let Some(left) = *wallet
+        && left + 1e-9 < price
+    {
+        shared
+            .counters
+            .insufficient_balance
+            .fetch_add(1, Ordering::Relaxed);
+        return error_response(
+            StatusCode::PAYMENT_REQUIRED,
+            Some(400002),
+            &format!("insufficient balance: the job costs ${price:.4}, the balance is ${left:.4}"),
+        );
+    }
     let duplicate = shared.store.lock_or_recover().insert(
         id.clone(),
         model_id,
@@ -85,6 +102,10 @@ pub(super) async fn submit(
         behaviour,
         fixture,
     );
+    if let Some(left) = wallet.as_mut() {
+        *left = (*left - price).max(0.0);
+    }
+    drop(wallet);
     if duplicate {
         shared
             .counters
@@ -252,6 +273,13 @@ pub(super) async fn list_models(State(shared): SharedState, uri: axum::http::Uri
     axum::Json(json!({"models": page, "total": total})).into_response()
 }
 
+/// The account's balance, as RunComfy's core API answers it
+/// (`GET /prod/v2/balance`); an unlimited wallet reports no amount.
+pub(super) async fn balance(State(shared): SharedState) -> Response {
+    let left = *shared.wallet.lock_or_recover();
+    axum::Json(json!({"balance_usd": left, "currency": "USD"})).into_response()
+}
+
 /// The catalogue's categories, each once, in the order models list them.
 pub(super) async fn categories() -> Response {
     let mut names: Vec<String> = Vec::new();
@@ -297,10 +325,22 @@ pub(super) async fn result(
 }
 
 pub(super) async fn cancel(State(shared): SharedState, Path(id): Path<String>) -> Response {
+    let mut wallet = shared.wallet.lock_or_recover();
     let mut store = shared.store.lock_or_recover();
+    let refund = store
+        .get(&id)
+        .filter(|job| matches!(job.state, Status::InQueue { .. }))
+        .and_then(|job| job.behaviour.cost_usd);
     let Some(outcome) = store.cancel(&id, shared.config.max_retained_jobs) else {
         return unknown_request(&id);
     };
+    // A job cancelled while queued costs nothing: its price goes back.
+    if let (CancelOutcome::Cancelled, Some(refund), Some(left)) =
+        (&outcome, refund, wallet.as_mut())
+    {
+        *left += refund;
+    }
+    drop(wallet);
     let status = store.get(&id).map(|job| job.wire_status().to_string());
     let outcome = match outcome {
         CancelOutcome::Cancelled => "cancelled",

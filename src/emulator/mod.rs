@@ -135,6 +135,9 @@ pub struct Counters {
     /// [`rate_limit`](EmulatorConfig::rate_limit) (scripted 429s not
     /// included).
     pub rate_limited: u64,
+    /// Submits refused because the wallet could not pay for them (402,
+    /// code 400002; see [`EmulatorConfig::balance`]).
+    pub insufficient_balance: u64,
     /// What passed through an emulator in front of a real API or a
     /// recorded session (all zero when it simulates).
     pub front: FrontCounts,
@@ -232,6 +235,7 @@ struct CounterCells {
     duplicate_submits: AtomicU64,
     faults_injected: [AtomicU64; Endpoint::ALL.len()],
     rate_limited: AtomicU64,
+    insufficient_balance: AtomicU64,
 }
 
 /// State shared by the servers, the handlers and the job tasks.
@@ -246,6 +250,8 @@ struct Shared {
     counters: CounterCells,
     /// In front of a real API or a cassette, if so.
     front: Option<front::Front>,
+    /// What the account holds in US dollars (`None`: unlimited).
+    wallet: Mutex<Option<f64>>,
     /// Where answers point: the API's own address and the file base
     /// results advertise.
     bases: jobs::Bases,
@@ -401,6 +407,18 @@ impl Emulator {
             .unwrap_or_default()
     }
 
+    /// What the wallet holds in US dollars (`None`: unlimited; see
+    /// [`EmulatorConfig::balance`]).
+    pub fn balance(&self) -> Option<f64> {
+        *self.shared.wallet.lock_or_recover()
+    }
+
+    /// Sets the wallet (a top-up in a test, say); `None` makes it
+    /// unlimited.
+    pub fn set_balance(&self, usd: Option<f64>) {
+        *self.shared.wallet.lock_or_recover() = usd.filter(|u| u.is_finite()).map(|u| u.max(0.0));
+    }
+
     /// Removes every scripted fault.
     pub fn clear_faults(&self) {
         self.shared.faults.lock_or_recover().clear();
@@ -455,6 +473,7 @@ impl Shared {
             workers: Arc::new(Semaphore::new(config.workers)),
             rng: Mutex::new(fastrand::Rng::with_seed(config.seed)),
             bucket: Mutex::new(inject::Bucket::new(config.rate_limit)),
+            wallet: Mutex::new(config.balance),
             config,
             store: Mutex::default(),
             faults: Mutex::default(),
@@ -495,6 +514,7 @@ impl Shared {
                 .load(Ordering::Relaxed),
             unauthorized: self.counters.unauthorized.load(Ordering::Relaxed),
             rate_limited: self.counters.rate_limited.load(Ordering::Relaxed),
+            insufficient_balance: self.counters.insufficient_balance.load(Ordering::Relaxed),
             front: self.front.as_ref().map(front_counts).unwrap_or_default(),
         }
     }

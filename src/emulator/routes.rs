@@ -31,6 +31,7 @@ pub(super) fn api_router(shared: Arc<Shared>) -> Router {
         )
         .route("/_emulator/counters", get(admin::counters))
         .route("/_emulator/jobs", get(admin::jobs))
+        .route("/_emulator/balance", post(admin::set_balance))
         .route_layer(middleware::from_fn_with_state(
             shared.clone(),
             admin::require_token_off_loopback,
@@ -57,6 +58,9 @@ fn simulated_api(shared: Arc<Shared>) -> Router<Arc<Shared>> {
         .route("/v1/requests/{request_id}/status", get(handlers::status))
         .route("/v1/requests/{request_id}/result", get(handlers::result))
         .route("/v1/requests/{request_id}/cancel", post(handlers::cancel))
+        // RunComfy's core API, on the same server (the client's default
+        // core base for a non-RunComfy Model API base).
+        .route("/prod/v2/balance", get(handlers::balance))
         .route_layer(middleware::from_fn(contract::hold_to_the_contract))
         .route_layer(middleware::from_fn_with_state(
             shared,

@@ -24,6 +24,12 @@ pub const BASE_URL_ENV: &str = "RUNCOMFY_BASE_URL";
 pub const CLI_BASE_URL_ENV: &str = "RUNCOMFY_MODEL_API_BASE";
 /// RunComfy's Model API.
 pub const DEFAULT_BASE_URL: &str = "https://model-api.runcomfy.net";
+/// RunComfy's core API, where the account's balance is (the "serverless"
+/// API base of RunComfy's CLI).
+pub const DEFAULT_CORE_API_BASE: &str = "https://api.runcomfy.net/prod/v2";
+/// The environment variable that overrides the core API base (the name
+/// RunComfy's CLI reads).
+pub const SERVERLESS_API_BASE_ENV: &str = "RUNCOMFY_SERVERLESS_API_BASE";
 
 /// Configuration for a [`Client`]: token, base URL, timeouts, retries,
 /// polling, downloads.
@@ -58,6 +64,7 @@ pub struct ClientBuilder {
     download_read_timeout: Duration,
     include_cost: bool,
     max_concurrent_requests: usize,
+    core_api_base: Option<String>,
 }
 
 impl fmt::Debug for ClientBuilder {
@@ -72,6 +79,7 @@ impl fmt::Debug for ClientBuilder {
             .field("downloads", &self.downloads)
             .field("include_cost", &self.include_cost)
             .field("max_concurrent_requests", &self.max_concurrent_requests)
+            .field("core_api_base", &self.core_api_base)
             .finish_non_exhaustive()
     }
 }
@@ -92,6 +100,7 @@ impl Default for ClientBuilder {
             download_read_timeout: Duration::from_secs(60),
             include_cost: false,
             max_concurrent_requests: ClientBuilder::DEFAULT_MAX_CONCURRENT_REQUESTS,
+            core_api_base: None,
         }
     }
 }
@@ -166,6 +175,12 @@ impl ClientBuilder {
         if let Some(base_url) = base_url {
             self.base_url = base_url;
         }
+        if let Some(core) = std::env::var(SERVERLESS_API_BASE_ENV)
+            .ok()
+            .filter(|v| !v.trim().is_empty())
+        {
+            self.core_api_base = Some(core);
+        }
         Ok(self)
     }
 
@@ -175,6 +190,17 @@ impl ClientBuilder {
     /// adds `/v1/...` itself.
     pub fn base_url(mut self, url: impl Into<String>) -> Self {
         self.base_url = url.into();
+        self
+    }
+
+    /// RunComfy's core API base, where the account's balance is
+    /// ([`Client::balance`]); the token is sent there too. Default:
+    /// `https://api.runcomfy.net/prod/v2` when the Model API base is
+    /// RunComfy's own, else `{the Model API's origin}/prod/v2` (the
+    /// emulator serves it there), so that a client pointed at an emulator
+    /// or a proxy never sends its token to RunComfy by surprise.
+    pub fn core_api_base(mut self, url: impl Into<String>) -> Self {
+        self.core_api_base = Some(url.into());
         self
     }
 
@@ -265,6 +291,24 @@ impl ClientBuilder {
             return Err(invalid_base_url("the scheme must be http or https".into()));
         }
         let base_url = crate::wire::api_root(&origin);
+        let core_api_base = match &self.core_api_base {
+            Some(core) => {
+                let parsed =
+                    reqwest::Url::parse(core.trim()).map_err(|e| ConfigError::InvalidBaseUrl {
+                        url: core.clone(),
+                        reason: e.to_string(),
+                    })?;
+                if !matches!(parsed.scheme(), "https" | "http") {
+                    return Err(ConfigError::InvalidBaseUrl {
+                        url: core.clone(),
+                        reason: "the scheme must be http or https".into(),
+                    });
+                }
+                core.trim().trim_end_matches('/').to_string()
+            }
+            None if base_url == DEFAULT_BASE_URL => DEFAULT_CORE_API_BASE.to_string(),
+            None => format!("{}/prod/v2", origin.origin().ascii_serialization()),
+        };
         let http = match self.http {
             Some(http) => http,
             None => crate::tls::http_client_builder()?
@@ -304,6 +348,7 @@ impl ClientBuilder {
             poll: self.poll,
             wait: self.wait,
             include_cost: self.include_cost,
+            core_api_base,
         }))
     }
 }
@@ -311,6 +356,39 @@ impl ClientBuilder {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_core_api_follows_the_model_api_unless_told() {
+        let core = |builder: ClientBuilder| {
+            builder
+                .token("t")
+                .build()
+                .expect("builds")
+                .core_api_base()
+                .to_string()
+        };
+        assert_eq!(core(Client::builder()), DEFAULT_CORE_API_BASE);
+        assert_eq!(
+            core(Client::builder().base_url("https://model-api.runcomfy.net/v1")),
+            DEFAULT_CORE_API_BASE
+        );
+        assert_eq!(
+            core(Client::builder().base_url("http://127.0.0.1:8787/v1")),
+            "http://127.0.0.1:8787/prod/v2",
+            "never RunComfy's hosts with an emulator's token"
+        );
+        assert_eq!(
+            core(Client::builder().core_api_base("https://api.example.com/v2/")),
+            "https://api.example.com/v2"
+        );
+        assert!(matches!(
+            Client::builder()
+                .token("t")
+                .core_api_base("ftp://x")
+                .build(),
+            Err(ConfigError::InvalidBaseUrl { .. })
+        ));
+    }
 
     #[test]
     fn a_base_with_or_without_v1_and_slashes_means_the_same_api() {

@@ -46,6 +46,8 @@ pub(super) struct Inner {
     pub(super) poll: Arc<dyn PollPolicy>,
     pub(super) wait: WaitOptions,
     pub(super) include_cost: bool,
+    /// RunComfy's core API (balance), without a trailing `/`.
+    pub(super) core_api_base: String,
 }
 
 impl fmt::Debug for Client {
@@ -85,6 +87,12 @@ impl Client {
 
     pub(crate) fn default_wait(&self) -> WaitOptions {
         self.inner.wait.clone()
+    }
+
+    /// RunComfy's core API base (where the balance is), without a
+    /// trailing `/`.
+    pub fn core_api_base(&self) -> &str {
+        &self.inner.core_api_base
     }
 
     pub(crate) fn includes_cost(&self) -> bool {

@@ -5,6 +5,7 @@
 //! holds its client and waits through [`waiting`] on a [`polling`]
 //! schedule.
 
+pub(crate) mod balance;
 pub(crate) mod builder;
 pub(crate) mod catalogue;
 pub(crate) mod client;

@@ -97,6 +97,8 @@ pub async fn run(global: &Global, args: BatchArgs) -> Result<(), Failure> {
         timeout: args.timeout,
         stop: stop.clone(),
         progress,
+        out_of_balance: Default::default(),
+        not_sent_for_balance: Default::default(),
     });
     let permits = Arc::new(Semaphore::new(usize::from(args.concurrency)));
     let mut tasks = tokio::task::JoinSet::new();
@@ -134,7 +136,20 @@ pub async fn run(global: &Global, args: BatchArgs) -> Result<(), Failure> {
     work.progress.finish();
     let lines = journal.lines()?;
     let interrupted = stop.is_cancelled();
-    let (all_done, report) = summarise(&out, &lines, interrupted);
+    let (all_done, mut report) = summarise(&out, &lines, interrupted);
+    let mut unsent: Vec<u64> = work
+        .not_sent_for_balance
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .clone();
+    unsent.sort_unstable();
+    // What is left, where RunComfy says.
+    let left = work.ctx.client.balance().await.ok();
+    if let Some(balance) = &left {
+        out.note(format!("balance: {balance}"));
+    }
+    report["balance_usd"] = json!(left.and_then(|b| b.balance_usd));
+    report["not_sent_insufficient_balance"] = json!(unsent);
     if interrupted {
         return Err(Failure::new(
             exit::INTERRUPTED,
@@ -146,6 +161,18 @@ pub async fn run(global: &Global, args: BatchArgs) -> Result<(), Failure> {
     if all_done {
         out.document(&report);
         return Ok(());
+    }
+    if !unsent.is_empty() {
+        let lines = unsent.iter().map(u64::to_string).collect::<Vec<_>>();
+        let message = format!(
+            "insufficient balance: {} line(s) not sent ({}); top up and rerun the same command to send exactly those",
+            unsent.len(),
+            lines.join(", ")
+        );
+        return Err(
+            Failure::new(exit::INSUFFICIENT_BALANCE, "insufficient_balance", message)
+                .with_detail(report),
+        );
     }
     let resumable = lines
         .iter()
@@ -303,7 +330,15 @@ struct Work {
     timeout: Duration,
     stop: CancellationToken,
     progress: Progress,
+    /// Set once RunComfy says the balance cannot pay: no new line is
+    /// submitted after that (those in flight go on).
+    out_of_balance: std::sync::atomic::AtomicBool,
+    /// Lines not sent (or refused unaccepted) for the balance, this run.
+    not_sent_for_balance: std::sync::Mutex<Vec<u64>>,
 }
+
+/// What a line left unsent for the balance records as its error.
+const NOT_SENT_FOR_BALANCE: &str = "not sent: insufficient balance (top up and rerun to send it)";
 
 impl Work {
     /// Takes one line as far as it goes: submit, wait, download.
@@ -357,6 +392,12 @@ impl Work {
         // Local files in media fields are read now (the journal keeps the
         // paths, not megabytes of base64); a file that cannot go is an
         // invalid line, never sent.
+        if self
+            .out_of_balance
+            .load(std::sync::atomic::Ordering::SeqCst)
+        {
+            return self.not_sent_for_balance(line.number);
+        }
         let mut body = line.body.clone();
         if let Err(error) =
             model.inline_local_media(&mut body, &runcomfy::media::MediaLimits::default())
@@ -386,6 +427,13 @@ impl Work {
             Err(error @ (Error::Validation(_) | Error::Refused(_))) => {
                 self.record(line.number, LineState::Failed, Some(&error.to_string()))
             }
+            // Refused, not accepted: nothing paid. No new line goes out
+            // after this one; a rerun after a top-up sends exactly these.
+            Err(Error::InsufficientBalance(_)) => {
+                self.out_of_balance
+                    .store(true, std::sync::atomic::Ordering::SeqCst);
+                self.not_sent_for_balance(line.number)
+            }
             // Refused unprocessed (auth, balance, rate, a connection that
             // never opened): nothing was accepted, a rerun may send it.
             Err(error) => {
@@ -402,6 +450,24 @@ impl Work {
                 Ok(())
             }
         }
+    }
+
+    /// Leaves a line pending, marked as not sent for the balance.
+    fn not_sent_for_balance(&self, number: u64) -> Result<(), JournalError> {
+        self.journal
+            .mark(number, LineState::Pending, Some(NOT_SENT_FOR_BALANCE))?;
+        self.not_sent_for_balance
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(number);
+        self.progress.say(number, NOT_SENT_FOR_BALANCE.into());
+        self.progress.event(
+            number,
+            "line_done",
+            json!({"state": LineState::Pending.as_str(), "error": NOT_SENT_FOR_BALANCE}),
+        );
+        self.progress.line_finished();
+        Ok(())
     }
 
     async fn follow(&self, number: u64, job: Job<DynamicModel>) -> Result<(), JournalError> {
@@ -659,7 +725,7 @@ fn summarise(out: &Output, lines: &[Line], interrupted: bool) -> (bool, Value) {
             }
         }
         eprintln!("{:<12}{:>7}", "total", lines.len());
-        eprintln!("{:<12}{:>7}", "cost", format!("${cost:.4}"));
+        eprintln!("{:<12}{:>7}", "spent", format!("${cost:.4}"));
         for line in lines
             .iter()
             .filter(|l| matches!(l.state, LineState::Failed | LineState::Invalid))

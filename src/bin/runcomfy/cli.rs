@@ -85,6 +85,9 @@ pub enum Command {
     /// RunComfy's model catalogue.
     #[command(subcommand)]
     Models(ModelsCommand),
+    /// What is left on the account (RunComfy's core API; one wallet pays
+    /// for every RunComfy product).
+    Balance,
     /// Run one request per line of a JSONL file; rerun to resume.
     Batch(BatchArgs),
     /// Pull a model's published schema, or check the checked-in ones for
@@ -350,6 +353,11 @@ pub struct EmulatorArgs {
     /// hosts, such as RunComfy's own CLI.
     #[arg(long, value_name = "URL")]
     pub files_base_url: Option<String>,
+    /// A wallet of this many US dollars: each accepted submit costs the
+    /// model's listed price, a job cancelled while queued is refunded, and
+    /// a submit it cannot pay gets 402 / 400002 (unlimited when unset).
+    #[arg(long, value_name = "USD")]
+    pub balance: Option<f64>,
     /// Stand in front of this API instead of simulating one: forward every
     /// call (with the caller's token) and check what passes for drift
     /// from the OpenAPI file and the models' schemas, e.g.

@@ -69,6 +69,7 @@ async fn run(cli: Cli, matches: &ArgMatches) -> Result<(), Failure> {
         Command::Cancel(args) => cancel(&ctx, &args).await,
         Command::Download(args) => download(&ctx, &args).await,
         Command::Models(command) => models(&ctx, command).await,
+        Command::Balance => balance(&ctx).await,
         Command::Emulator(_) | Command::Schema(_) | Command::Batch(_) | Command::Completions(_) => {
             unreachable!("handled above")
         }
@@ -269,6 +270,21 @@ async fn models(ctx: &Context, command: ModelsCommand) -> Result<(), Failure> {
     }
 }
 
+/// `runcomfy balance`.
+async fn balance(ctx: &Context) -> Result<(), Failure> {
+    let balance = ctx.client.balance().await?;
+    let currency = balance.currency.as_deref().unwrap_or("USD");
+    ctx.out.line(match balance.balance_usd {
+        Some(usd) => format!("{usd:.4} {currency}"),
+        None => "no amount reported (unlimited)".to_string(),
+    });
+    ctx.out.document(&json!({
+        "balance_usd": balance.balance_usd,
+        "currency": balance.currency,
+    }));
+    Ok(())
+}
+
 /// `runcomfy completions SHELL`: the script that has the shell ask
 /// `runcomfy` itself for completions (`COMPLETE=SHELL runcomfy -- WORDS`),
 /// so that model ids and every flag's choices are always this build's.
@@ -327,6 +343,9 @@ async fn emulator(global: &Global, args: &EmulatorArgs) -> Result<(), Failure> {
         .seed(args.seed)
         .flavour(args.flavour.parse().map_err(Failure::usage)?)
         .log_requests(!args.quiet);
+    if let Some(usd) = args.balance {
+        config = config.balance(usd);
+    }
     if let Some(base) = &args.files_base_url {
         config = config.advertise_files_base(base);
     }

@@ -153,7 +153,31 @@ async fn check_cost(
         )
         .with_detail(json!({"estimate_usd": estimate.usd, "max_cost_usd": cap})));
     }
+    check_balance(ctx, estimate.usd).await?;
     Ok(estimate)
+}
+
+/// Before a capped submit: the balance, said, and a refusal when it
+/// cannot pay `usd` (an unknown balance does not stop anything).
+async fn check_balance(ctx: &Context, usd: f64) -> Result<(), Failure> {
+    match ctx.client.balance().await {
+        Ok(balance) if !balance.covers(usd) => Err(Failure::new(
+            exit::INSUFFICIENT_BALANCE,
+            "insufficient_balance",
+            format!(
+                "the balance {balance} is below the estimated cost ${usd:.4}; nothing was submitted"
+            ),
+        )
+        .with_detail(json!({"estimate_usd": usd, "balance_usd": balance.balance_usd}))),
+        Ok(balance) => {
+            ctx.out.note(format!("balance: {balance}"));
+            Ok(())
+        }
+        Err(error) => {
+            ctx.out.note(format!("balance unknown ({error}); going on"));
+            Ok(())
+        }
+    }
 }
 
 /// The estimate at RunComfy's price now where it says one, else at the
