@@ -96,9 +96,41 @@ pub enum Command {
     Schema(SchemaCommand),
     /// Run the emulator in the foreground.
     Emulator(EmulatorArgs),
+    /// Serve this build's models as tools to AI agents over the Model
+    /// Context Protocol (stdio; --http for streamable HTTP).
+    Mcp(McpArgs),
     /// Print the script that adds tab completion to your shell (model ids
     /// and choices included): e.g. `source <(runcomfy completions bash)`.
     Completions(CompletionsArgs),
+}
+
+/// `mcp`: the MCP server's transport, money caps and waits.
+#[derive(Debug, Args)]
+pub struct McpArgs {
+    /// Serve streamable HTTP on this address (at /mcp) instead of stdio;
+    /// loopback only unless --allow-remote.
+    #[arg(long, value_name = "ADDR")]
+    pub http: Option<std::net::SocketAddr>,
+    /// Allow --http on an address other than loopback (anyone who reaches
+    /// it can spend your money).
+    #[arg(long, requires = "http")]
+    pub allow_remote: bool,
+    /// Refuse any call whose estimated cost is over this (US dollars),
+    /// before anything is sent.
+    #[arg(long, value_name = "USD")]
+    pub max_cost_per_call: Option<f64>,
+    /// Refuse any call that would take this server's spending over this
+    /// (US dollars, for the server's life), before anything is sent.
+    #[arg(long, value_name = "USD")]
+    pub budget: Option<f64>,
+    /// Download each job's files into DIR/<request id>/ and name them in
+    /// the tool's answer.
+    #[arg(long, value_name = "DIR")]
+    pub download_dir: Option<PathBuf>,
+    /// How long a model's tool waits for its job before answering with the
+    /// request id and status (the job goes on).
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration, default_value = "10m")]
+    pub wait: Duration,
 }
 
 /// `completions SHELL`.

@@ -42,6 +42,7 @@ async fn run(cli: Cli, matches: &ArgMatches) -> Result<(), Failure> {
         Command::Schema(command) => return schema_cmd::run(&cli.global, command).await,
         Command::Batch(args) => return batch::run(&cli.global, args).await,
         Command::Completions(args) => return completions(args.shell),
+        Command::Mcp(args) => return crate::mcp::run(&cli.global, &args).await,
         _ => {}
     }
     let ctx = Context::new(&cli.global).await?;
@@ -70,7 +71,11 @@ async fn run(cli: Cli, matches: &ArgMatches) -> Result<(), Failure> {
         Command::Download(args) => download(&ctx, &args).await,
         Command::Models(command) => models(&ctx, command).await,
         Command::Balance => balance(&ctx).await,
-        Command::Emulator(_) | Command::Schema(_) | Command::Batch(_) | Command::Completions(_) => {
+        Command::Emulator(_)
+        | Command::Schema(_)
+        | Command::Batch(_)
+        | Command::Completions(_)
+        | Command::Mcp(_) => {
             unreachable!("handled above")
         }
     }

@@ -19,6 +19,7 @@ mod commands;
 mod context;
 mod exit;
 mod journal;
+mod mcp;
 mod output;
 mod progress;
 mod schema_args;
