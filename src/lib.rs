@@ -1,163 +1,56 @@
 #![doc = include_str!("../README.md")]
 #![deny(missing_docs)]
 
-mod download;
+// The layers, from the wire up. Each folder's `mod.rs` says what it holds.
+mod download; // files: policy, transfer, naming
 #[cfg(feature = "emulator")]
-pub mod emulator;
-mod error;
-mod generated;
-pub mod media;
-mod model;
-mod multi_shot;
-mod pricing;
-mod quote;
-mod status;
-mod tls;
-mod validation;
-mod wire;
-mod workflow;
+pub mod emulator; // the local stand-in for RunComfy's API
+mod error; // one error enum per layer a caller meets
+mod generated; // what build.rs generated: models and the queue client
+mod lenient; // JSON values read leniently
+pub mod media; // local files as inline media inputs
+mod model; // what a model is: traits and descriptors
+mod multi_shot; // Kling's multi-shot input, built shot by shot
+pub mod polling; // when a wait polls: fixed, backoff, learning
+mod pricing; // a request's estimated cost
+mod quote; // excerpts of bodies for messages
+mod status; // where a job is, what a cancel did
+mod tls; // rustls with ring
+mod validation; // inputs checked before anything is sent
+mod wire; // hooks, retries and decoding around every request
+mod workflow; // the client, jobs, waiting, the catalogue, the balance
 
-pub use download::{DownloadError, DownloadPolicy};
-pub use error::{ApiError, ConfigError, Error, HandleError, InvalidModelId};
+// The client, and how to build one.
+pub use tls::http_client_builder;
+pub use wire::RetryPolicy;
+pub use workflow::builder::{
+    BASE_URL_ENV, ClientBuilder, DEFAULT_BASE_URL, DEFAULT_CORE_API_BASE, MODEL_API_BASE_ENV,
+    SERVERLESS_API_BASE_ENV, TOKEN_ENV,
+};
+pub use workflow::client::Client;
+
+// Models: the generated ones, and any chosen at run time.
 pub use generated::models;
 pub use model::{DynamicModel, JobModel, Model, ModelDescriptor, ModelInput};
 pub use multi_shot::MultiShot;
-pub use pricing::CostEstimate;
-pub use status::{CancelOutcome, Status};
-pub use tls::http_client_builder;
 pub use validation::{Rule, Validate, ValidationError, Violation};
-pub use wire::RetryPolicy;
-pub use workflow::balance::Balance;
-pub use workflow::builder::{
-    BASE_URL_ENV, CLI_BASE_URL_ENV, ClientBuilder, DEFAULT_BASE_URL, DEFAULT_CORE_API_BASE,
-    SERVERLESS_API_BASE_ENV, TOKEN_ENV,
-};
-pub use workflow::catalogue::{ModelInfo, ModelQuery};
-pub use workflow::client::Client;
+
+// Jobs: handles, results, waiting.
+pub use status::{CancelOutcome, Status};
 pub use workflow::job::{Job, JobResult, JobTicket};
-pub use workflow::learning::{LearnedTimes, LearningPolling};
-pub use workflow::polling::{BackoffPolling, FinishedJob, FixedPolling, PollContext, PollPolicy};
 pub use workflow::waiting::{Progress, WaitEvent, WaitOptions};
 
-/// Entry points for the fuzz targets under `fuzz/` (built only by
-/// `cargo fuzz`, which sets `--cfg fuzzing`): everything that parses input
-/// from outside.
+// Money and the catalogue.
+pub use pricing::CostEstimate;
+pub use workflow::balance::Balance;
+pub use workflow::catalogue::{ModelInfo, ModelQuery};
+
+// Downloads.
+pub use download::{DownloadError, DownloadPolicy, ExistingFiles};
+
+// Errors.
+pub use error::{ApiError, ConfigError, Error, HandleError, InvalidModelId};
+
 #[cfg(fuzzing)]
 #[doc(hidden)]
-pub mod fuzzing {
-    use crate::status::{CancelOutcome, Status};
-    use crate::wire::decode;
-    use serde_json::Value;
-
-    /// Reads `body` as every answer RunComfy sends, answered with
-    /// `status`: an error body, a status, a result (with its output's
-    /// URLs) and a cancel answer.
-    pub fn decode_answer(status: u16, body: &[u8]) {
-        use crate::generated::api::types as wire;
-        let error = decode::classify(decode::api_error_from(status, body, None, Some("r")));
-        let _ = error.to_string();
-        let _ = decode::is_retryable_error_in_200(body);
-        if let Ok(answer) = serde_json::from_slice::<wire::StatusResponse>(body) {
-            let _ = decode::same_job("r", answer.request_id.as_deref(), status);
-            let position = decode::queue_position(answer.queue_position.as_ref());
-            let _ = Status::from_wire(&answer.status, position).to_string();
-        }
-        if let Ok(answer) = serde_json::from_slice::<wire::ResultResponse>(body) {
-            if let Some(error) = &answer.error {
-                let _ = decode::failure(error);
-            }
-            let _ = decode::same_model("r", Some("m"), answer.model_id.as_ref(), status);
-            let _ = answer.cost.as_ref().and_then(decode::number);
-            if let Some(output) = answer.output {
-                let result = crate::JobResult {
-                    request_id: "r".into(),
-                    output: Value::Object(output),
-                    created_at: None,
-                    finished_at: None,
-                    cost: None,
-                };
-                let urls = result.urls();
-                let _ = crate::download::distinct_file_names(&urls);
-            }
-        }
-        if let Ok(answer) = serde_json::from_slice::<wire::CancelResponse>(body) {
-            let _ = CancelOutcome::from_wire(answer.outcome.as_deref(), answer.status.as_deref());
-        }
-    }
-
-    /// Parses a `Retry-After` value; never more than a day.
-    pub fn retry_after(value: &str) {
-        if let Some(wait) = decode::parse_retry_after(value) {
-            assert!(wait <= decode::MAX_RETRY_AFTER);
-        }
-    }
-
-    /// Checks `id` as a request id and as a model id; whatever is accepted
-    /// stays inside its path segment(s) of a URL.
-    pub fn ids(id: &str) {
-        let base = reqwest::Url::parse("https://model-api.runcomfy.net").expect("a URL");
-        if let Ok(id) = crate::wire::ids::validate_request_id(id) {
-            let url = base
-                .join(&format!(
-                    "/v1/requests/{}/status",
-                    progenitor_client::encode_path(&id)
-                ))
-                .expect("a valid id makes a valid URL");
-            let segments: Vec<&str> = url.path_segments().expect("segments").collect();
-            assert_eq!(segments, ["v1", "requests", id.as_str(), "status"]);
-        }
-        if let Ok(model) = crate::wire::ids::validate_model_id(id) {
-            let path = format!(
-                "/v1/models/{}",
-                crate::wire::encode_path_keeping_slashes(model)
-            );
-            let url = base
-                .join(&path)
-                .expect("a valid model id makes a valid URL");
-            assert_eq!(url.path(), path, "nothing is normalised away");
-        }
-    }
-
-    /// Names a file after `url` (and after several URLs at once).
-    pub fn file_names(urls: &[String]) {
-        for url in urls {
-            if let Ok(url) = reqwest::Url::parse(url) {
-                let name = crate::download::file_name_for(&url);
-                assert!(!name.is_empty() && name.len() <= 100, "{name:?}");
-                assert!(!name.starts_with('.'), "{name:?}");
-                assert!(
-                    name.chars()
-                        .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c)),
-                    "{name:?}"
-                );
-            }
-        }
-        let names = crate::download::distinct_file_names(urls);
-        let unique: std::collections::HashSet<&String> = names.iter().collect();
-        assert_eq!(unique.len(), names.len(), "names collide: {names:?}");
-    }
-
-    /// Validates `input` for every built-in model, and estimates its cost.
-    pub fn validate(input: &Value) {
-        for model in crate::ModelDescriptor::all() {
-            if let Err(error) = model.validate_input(input) {
-                let _ = error.to_string();
-            }
-            let _ = model.estimate_cost(input);
-        }
-    }
-
-    /// Compiles `schema` as an input schema (closed to unknown fields, as
-    /// for every model) and validates `input` against it.
-    pub fn validate_against(schema: &Value, input: &Value) {
-        crate::validation::fuzz_schema(schema, input);
-    }
-
-    /// Sends one submit to an in-process emulator (no sockets): `path`
-    /// after `/v1/models/`, `content_type` and `body` as given. Returns the
-    /// HTTP status it answered.
-    #[cfg(feature = "emulator")]
-    pub fn emulator_submit(path: &str, content_type: &str, body: &[u8]) -> u16 {
-        crate::emulator::fuzz_submit(path, content_type, body)
-    }
-}
+pub mod fuzzing;

@@ -93,14 +93,12 @@ impl ModelDescriptor {
         input
             .get(field)
             .or_else(|| schema["properties"][field].get("default"))
-            .and_then(crate::wire::decode::number)
+            .and_then(crate::lenient::number)
     }
 
     fn estimate(&self, input: &Value, live_base: Option<f64>) -> Option<CostEstimate> {
         let info: Value = serde_json::from_str(self.published_info).unwrap_or(Value::Null);
-        let listed = info
-            .get("base_price_usd")
-            .and_then(crate::wire::decode::number);
+        let listed = info.get("base_price_usd").and_then(crate::lenient::number);
         let base = live_base.or(listed)?;
         // Prices that follow the request scale with the base price.
         let scale = match (live_base, listed) {
@@ -120,11 +118,11 @@ impl ModelDescriptor {
             .into_iter()
             .flatten()
             .filter(|(name, _)| field(name) == Some(Value::Bool(true)))
-            .filter_map(|(_, price)| crate::wire::decode::number(price))
+            .filter_map(|(_, price)| crate::lenient::number(price))
             .map(|price| price * scale)
             .fold(base, f64::max);
         let units = match rules["units_from"].as_str() {
-            Some(name) => field(name).as_ref().and_then(crate::wire::decode::number)?,
+            Some(name) => field(name).as_ref().and_then(crate::lenient::number)?,
             None => 1.0,
         };
         let usd = unit_price * units;

@@ -136,7 +136,7 @@ async fn a_batch_killed_half_way_resumes_and_submits_nothing_twice() {
             row.get(0)
         })
         .expect("learned times saved");
-    let learned: runcomfy::LearnedTimes = serde_json::from_str(&learned).expect("serde");
+    let learned: runcomfy::polling::LearnedTimes = serde_json::from_str(&learned).expect("serde");
     assert!(
         learned.jobs_of("kling/kling-3.0/standard/text-to-video") >= 1,
         "{learned:?}"

@@ -7,7 +7,8 @@ use common::{Api, MODEL, fast};
 use futures::StreamExt;
 use runcomfy::emulator::Emulator;
 use runcomfy::models::kling::kling_3_0::standard::text_to_video::{Input, TextToVideo};
-use runcomfy::{Client, FixedPolling, Model, ModelDescriptor, ModelQuery};
+use runcomfy::polling::FixedPolling;
+use runcomfy::{Client, Model, ModelDescriptor, ModelQuery};
 use serde_json::{Value, json};
 use std::time::Duration;
 

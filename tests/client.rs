@@ -9,9 +9,10 @@ use runcomfy::emulator::{Emulator, EmulatorConfig, Endpoint, Fault};
 use runcomfy::models::kling::kling_3_0::standard::text_to_video::{
     AspectRatio, Input, TextToVideo,
 };
+use runcomfy::polling::FixedPolling;
 use runcomfy::{
-    ApiError, CancelOutcome, Client, DownloadError, DownloadPolicy, Error, FixedPolling,
-    HandleError, Job, JobTicket, RetryPolicy, Status, WaitOptions,
+    ApiError, CancelOutcome, Client, DownloadError, DownloadPolicy, Error, HandleError, Job,
+    JobTicket, RetryPolicy, Status, WaitOptions,
 };
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
@@ -643,7 +644,7 @@ async fn a_download_cut_off_half_way_resumes_with_range() {
         .expect("applies");
     let folder = tempfile::tempdir().expect("temp dir");
     let path = client
-        .download(&url, &folder.path().join("fox.mp4"), "req")
+        .download_output("req", &url, &folder.path().join("fox.mp4"))
         .await
         .expect("resumes");
     assert_eq!(std::fs::read(&path).expect("file"), whole);
@@ -668,7 +669,7 @@ async fn a_download_whose_server_ignores_range_starts_over() {
         .expect("applies");
     let folder = tempfile::tempdir().expect("temp dir");
     let path = client
-        .download(&url, folder.path(), "req")
+        .download_output("req", &url, folder.path())
         .await
         .expect("starts over");
     let bytes = std::fs::read(&path).expect("file");
@@ -689,7 +690,7 @@ async fn oversize_downloads_are_refused_and_leave_nothing() {
         .expect("builds");
     let folder = tempfile::tempdir().expect("temp dir");
     let error = small
-        .download(&url, folder.path(), "req")
+        .download_output("req", &url, folder.path())
         .await
         .expect_err("too big");
     assert!(
@@ -715,7 +716,7 @@ async fn existing_files_are_not_overwritten_unless_asked() {
     let target = folder.path().join("mine.mp4");
     std::fs::write(&target, b"precious").expect("write");
     let error = client
-        .download(&url, &target, "req")
+        .download_output("req", &url, &target)
         .await
         .expect_err("exists");
     assert!(
@@ -739,7 +740,7 @@ async fn existing_files_are_not_overwritten_unless_asked() {
         .build()
         .expect("builds");
     overwriting
-        .download(&url, &target, "req")
+        .download_output("req", &url, &target)
         .await
         .expect("replaces");
     assert_eq!(std::fs::read(&target).expect("file"), whole);
@@ -756,7 +757,7 @@ async fn downloads_go_only_to_allowed_hosts() {
         "file:///etc/passwd",
     ] {
         let error = client
-            .download(url, folder.path(), "req")
+            .download_output("req", url, folder.path())
             .await
             .expect_err("refused");
         assert!(
@@ -774,7 +775,7 @@ async fn downloads_go_only_to_allowed_hosts() {
         .expect("builds");
     let (url, _) = finished_video(&client).await;
     let error = no_loopback
-        .download(&url, folder.path(), "req")
+        .download_output("req", &url, folder.path())
         .await
         .expect_err("loopback off");
     assert!(matches!(

@@ -228,10 +228,10 @@ async fn a_trickling_download_trips_the_low_speed_limit() {
     let folder = tempfile::tempdir().expect("temp dir");
     let started = std::time::Instant::now();
     let error = client
-        .download(
+        .download_output(
+            ID,
             &format!("{}/video.mp4", server.base_url()),
             folder.path(),
-            ID,
         )
         .await
         .expect_err("too slow");
@@ -259,10 +259,10 @@ async fn a_download_deadline_stops_a_transfer_that_never_ends() {
     );
     let folder = tempfile::tempdir().expect("temp dir");
     let error = client
-        .download(
+        .download_output(
+            ID,
             &format!("{}/video.mp4", server.base_url()),
             folder.path(),
-            ID,
         )
         .await
         .expect_err("past its deadline");
@@ -293,10 +293,10 @@ async fn a_redirect_to_a_host_not_allowed_is_refused_at_once() {
     let client = client_for(&server);
     let folder = tempfile::tempdir().expect("temp dir");
     let error = client
-        .download(
+        .download_output(
+            ID,
             &format!("{}/video.mp4", server.base_url()),
             folder.path(),
-            ID,
         )
         .await
         .expect_err("refused");
@@ -317,7 +317,7 @@ async fn userinfo_in_a_download_url_is_never_sent() {
     let folder = tempfile::tempdir().expect("temp dir");
     let url = server.base_url().replace("http://", "http://user:hunter2@") + "/v.mp4";
     client
-        .download(&url, folder.path(), ID)
+        .download_output(ID, &url, folder.path())
         .await
         .expect("downloads");
     let request = &server.requests()[0];
@@ -415,7 +415,7 @@ async fn a_cdn_that_fails_for_a_while_is_retried() {
     let client = client_for(&server);
     let folder = tempfile::tempdir().expect("temp dir");
     let path = client
-        .download(&format!("{}/v.mp4", server.base_url()), folder.path(), ID)
+        .download_output(ID, &format!("{}/v.mp4", server.base_url()), folder.path())
         .await
         .expect("the third try works");
     assert_eq!(std::fs::read(path).expect("saved"), b"the whole video");
@@ -444,7 +444,7 @@ async fn a_download_server_that_never_gets_it_right_is_given_up_on() {
     let client = quick_downloads(&server, DownloadPolicy::default().max_resumes(3));
     let folder = tempfile::tempdir().expect("temp dir");
     let error = client
-        .download(&format!("{}/v.mp4", server.base_url()), folder.path(), ID)
+        .download_output(ID, &format!("{}/v.mp4", server.base_url()), folder.path())
         .await
         .expect_err("gives up");
     assert!(

@@ -7,7 +7,8 @@
 
 use runcomfy::emulator::{Emulator, EmulatorConfig, Endpoint, Fault};
 use runcomfy::models::kling::kling_3_0::standard::text_to_video::{Input, TextToVideo};
-use runcomfy::{Client, FixedPolling, RetryPolicy};
+use runcomfy::polling::FixedPolling;
+use runcomfy::{Client, RetryPolicy};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 

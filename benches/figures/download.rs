@@ -92,7 +92,7 @@ pub async fn run(report: &mut Report, smoke: bool) {
         let (before, _) = memory();
         let started = Instant::now();
         client
-            .download(&url, &target, "benchmark")
+            .download_output("benchmark", &url, &target)
             .await
             .expect("the SDK downloads");
         sdk.push(size as f64 / started.elapsed().as_secs_f64());

@@ -11,7 +11,8 @@ use crate::report::Report;
 use proxy::CountingProxy;
 use runcomfy::emulator::{Emulator, EmulatorConfig, RunTime};
 use runcomfy::models::kling::kling_3_0::standard::text_to_video::Input;
-use runcomfy::{Client, ClientBuilder, FixedPolling, RetryPolicy};
+use runcomfy::polling::FixedPolling;
+use runcomfy::{Client, ClientBuilder, RetryPolicy};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 

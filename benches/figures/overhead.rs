@@ -2,9 +2,10 @@
 //! with bare reqwest, on loopback against the emulator.
 
 use crate::report::Report;
+use runcomfy::Client;
 use runcomfy::emulator::{Emulator, EmulatorConfig};
 use runcomfy::models::kling::kling_3_0::standard::text_to_video::{Input, TextToVideo};
-use runcomfy::{Client, FixedPolling};
+use runcomfy::polling::FixedPolling;
 use std::time::{Duration, Instant};
 
 /// The status answer, as a hand-written client would read it.

@@ -9,8 +9,9 @@
 //! [`PollPolicy::job_finished`]. Time is a number, not a clock: thousands
 //! of jobs of up to five minutes take milliseconds.
 
-use runcomfy::{
-    BackoffPolling, FinishedJob, FixedPolling, LearningPolling, PollContext, PollPolicy, Status,
+use runcomfy::Status;
+use runcomfy::polling::{
+    BackoffPolling, FinishedJob, FixedPolling, LearningPolling, PollContext, PollPolicy,
 };
 use std::time::Duration;
 

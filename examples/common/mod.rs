@@ -33,7 +33,7 @@ pub async fn connect(
         .base_url(emulator.base_url())
         // Its clock runs 20 times fast: the default schedule expects
         // RunComfy's real run times.
-        .poll_policy(runcomfy::BackoffPolling::default())
+        .poll_policy(runcomfy::polling::BackoffPolling::default())
         .build()?;
     Ok(Target {
         client,

@@ -4,9 +4,9 @@
 mod naming;
 mod transfer;
 
-pub(crate) use naming::distinct_file_names;
 #[cfg(fuzzing)]
 pub(crate) use naming::file_name_for;
+pub(crate) use naming::{distinct_file_names, numbered_path};
 
 use reqwest::Url;
 use std::net::IpAddr;
@@ -281,6 +281,19 @@ pub(crate) enum Target<'a> {
     Folder(&'a Path),
     /// To exactly this file.
     File(&'a Path),
+}
+
+/// What saving a result's files does with a file already at a path it
+/// writes (see [`Client::save_result_files`](crate::Client::save_result_files)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ExistingFiles {
+    /// Refuse it, as any download does (unless the policy allows
+    /// overwriting): a one-off command's file may be someone else's.
+    Refuse,
+    /// Keep it and count it as saved: a rerun of a batch whose files were
+    /// renamed into place only once whole.
+    Keep,
 }
 
 /// The most redirects one download follows.

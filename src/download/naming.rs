@@ -1,6 +1,7 @@
 //! Local file names for downloaded URLs.
 
 use reqwest::Url;
+use std::path::{Path, PathBuf};
 
 /// A safe local file name for a URL: its last path segment with anything
 /// but `[A-Za-z0-9._-]` replaced, no leading dots, at most 100 characters.
@@ -57,9 +58,76 @@ pub(crate) fn distinct_file_names(urls: &[String]) -> Vec<String> {
         .collect()
 }
 
+/// The path of a result's file number `index` (from 0) saved at `path`
+/// (see [`Client::save_result_files`](crate::Client::save_result_files)):
+/// `path` itself first if it has an extension, else `path` plus the URL's
+/// extension; later files numbered `-2`, `-3`, ... before the extension.
+pub(crate) fn numbered_path(path: &Path, index: usize, url: &str) -> PathBuf {
+    let own_extension = path
+        .extension()
+        .map(|e| format!(".{}", e.to_string_lossy()));
+    if index == 0 && own_extension.is_some() {
+        return path.to_path_buf();
+    }
+    let suffix = if index == 0 {
+        String::new()
+    } else {
+        format!("-{}", index + 1)
+    };
+    let (stem, extension) = match own_extension {
+        Some(extension) => (path.with_extension(""), extension),
+        None => (path.to_path_buf(), url_extension(url)),
+    };
+    let name = format!(
+        "{}{suffix}{extension}",
+        stem.file_name().unwrap_or_default().to_string_lossy()
+    );
+    stem.with_file_name(name)
+}
+
+/// `.mp4` from `https://.../clip.mp4?sig=...`; nothing for anything odd
+/// (an extension longer than 8 characters or not alphanumeric).
+fn url_extension(url: &str) -> String {
+    let path = url.split(['?', '#']).next().unwrap_or_default();
+    let name = path.rsplit('/').next().unwrap_or_default();
+    match name.rsplit_once('.') {
+        Some((stem, ext))
+            if !stem.is_empty()
+                && (1..=8).contains(&ext.len())
+                && ext.chars().all(|c| c.is_ascii_alphanumeric()) =>
+        {
+            format!(".{}", ext.to_ascii_lowercase())
+        }
+        _ => String::new(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn result_files_are_numbered_after_the_path_or_the_url() {
+        let url = "https://cdn.runcomfy.net/x/clip.MP4?sig=1";
+        let at = |path: &str, index| numbered_path(Path::new(path), index, url);
+        assert_eq!(at("fox.mp4", 0), PathBuf::from("fox.mp4"));
+        assert_eq!(at("out/fox.mp4", 1), PathBuf::from("out/fox-2.mp4"));
+        assert_eq!(at("videos/0001", 0), PathBuf::from("videos/0001.mp4"));
+        assert_eq!(at("videos/0001", 2), PathBuf::from("videos/0001-3.mp4"));
+        assert_eq!(
+            numbered_path(Path::new("v/0002"), 0, "https://x/download?id=7"),
+            PathBuf::from("v/0002")
+        );
+    }
+
+    #[test]
+    fn extensions_come_from_the_url_path() {
+        assert_eq!(url_extension("https://x/a/clip.MP4?sig=1"), ".mp4");
+        assert_eq!(url_extension("https://x/a/clip"), "");
+        assert_eq!(url_extension("https://x/a/.hidden"), "");
+        assert_eq!(url_extension("https://x/a/b.tar.gz"), ".gz");
+        assert_eq!(url_extension("https://x/a/b.verylongext"), "");
+    }
 
     fn url(s: &str) -> Url {
         Url::parse(s).expect("URL")

@@ -212,7 +212,7 @@ impl Downloader {
                 }
                 NextStep::Pause => {
                     tries.failed(format!("HTTP {} from {url}", response.status().as_u16()));
-                    let asked = crate::wire::decode::retry_after(response.headers());
+                    let asked = crate::wire::retry_after::retry_after(response.headers());
                     tokio::time::sleep(retry_pause(tries.made, asked)).await;
                     continue;
                 }

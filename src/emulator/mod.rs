@@ -85,7 +85,8 @@ impl<T> LockOrRecover<T> for Mutex<T> {
 /// ```
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-/// use runcomfy::{Client, FixedPolling};
+/// use runcomfy::Client;
+/// use runcomfy::polling::FixedPolling;
 /// use runcomfy::emulator::{Emulator, EmulatorConfig, Endpoint, Fault};
 /// use runcomfy::models::kling::kling_3_0::standard::text_to_video::Input;
 /// use std::time::Duration;

@@ -3,44 +3,18 @@
 //! of a failed call to [`Error`].
 
 use super::http_status;
+pub(crate) use super::retry_after::retry_after;
 use crate::error::{ApiError, ConfigError, Error};
 use crate::generated::api::types::ErrorBody;
+pub(crate) use crate::lenient::{number, value_text};
 use crate::quote::{EXCERPT_CHARS, excerpt};
 use progenitor_client::ResponseValue;
 use serde_json::Value;
 use std::future::Future;
 use std::time::Duration;
 
-/// The longest `Retry-After` this client takes from a server: a day. A
-/// longer wait is read as a day; retries and waits cap it further by their
-/// own budget and deadline.
-pub(crate) const MAX_RETRY_AFTER: Duration = Duration::from_secs(24 * 60 * 60);
-
 /// RunComfy's code for "internal error, retry with backoff".
 const INTERNAL_ERROR: u64 = 500_001;
-
-/// Parses `Retry-After`: whole seconds or an HTTP date, at most
-/// [`MAX_RETRY_AFTER`].
-pub(crate) fn parse_retry_after(value: &str) -> Option<Duration> {
-    let value = value.trim();
-    let asked = if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
-        // More digits than a u64 holds is still "a very long time".
-        Duration::from_secs(value.parse::<u64>().unwrap_or(u64::MAX))
-    } else {
-        let at = httpdate::parse_http_date(value).ok()?;
-        at.duration_since(std::time::SystemTime::now())
-            .unwrap_or(Duration::ZERO)
-    };
-    Some(asked.min(MAX_RETRY_AFTER))
-}
-
-/// The `Retry-After` of an answer's headers.
-pub(crate) fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
-    headers
-        .get(reqwest::header::RETRY_AFTER)
-        .and_then(|v| v.to_str().ok())
-        .and_then(parse_retry_after)
-}
 
 /// Reads RunComfy's error body: the code under `error_code` (a number or a
 /// numeric string), the message under `error_message`, `message`, `error`
@@ -277,25 +251,6 @@ async fn submit_error(
     }
 }
 
-/// A JSON value as text: a string as itself, anything else as JSON.
-pub(crate) fn value_text(value: &Value) -> String {
-    match value {
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
-    }
-}
-
-/// A finite number, or a string holding one (as some RunComfy fields are
-/// sent).
-pub(crate) fn number(value: &Value) -> Option<f64> {
-    match value {
-        Value::Number(n) => n.as_f64(),
-        Value::String(s) => s.trim().parse().ok(),
-        _ => None,
-    }
-    .filter(|n: &f64| n.is_finite())
-}
-
 /// Refuses an answer about another job: its output is not ours. `status`
 /// is the answer's HTTP status.
 pub(crate) fn same_job(asked: &str, answered: Option<&str>, status: u16) -> Result<(), Error> {
@@ -435,28 +390,6 @@ mod tests {
     fn long_bodies_are_quoted_as_excerpts() {
         let answer = api_error_from(500, "x".repeat(10_000).as_bytes(), None, None);
         assert!(answer.message.len() <= EXCERPT_CHARS + 3);
-    }
-
-    #[test]
-    fn retry_after_reads_seconds_and_dates_up_to_a_day() {
-        assert_eq!(parse_retry_after("7"), Some(Duration::from_secs(7)));
-        assert_eq!(
-            parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"),
-            Some(Duration::ZERO)
-        );
-        assert_eq!(parse_retry_after("soon"), None);
-        assert_eq!(parse_retry_after("-5"), None);
-        for endless in [
-            "18446744073709551615",
-            "99999999999999999999999999",
-            "Fri, 31 Dec 9999 23:59:59 GMT",
-        ] {
-            assert_eq!(
-                parse_retry_after(endless),
-                Some(MAX_RETRY_AFTER),
-                "{endless}"
-            );
-        }
     }
 
     #[test]

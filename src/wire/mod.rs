@@ -15,6 +15,7 @@ pub(crate) mod decode;
 pub(crate) mod http_status;
 pub(crate) mod ids;
 pub(crate) mod retry;
+pub(crate) mod retry_after;
 
 use crate::generated::api;
 use progenitor_client::{ClientHooks, ClientInfo, OperationInfo};

@@ -32,7 +32,7 @@ use std::time::Duration;
 /// let patient = RetryPolicy::default()
 ///     .max_retries(8)
 ///     .budget(Duration::from_secs(300));
-/// assert_eq!(patient.get_max_retries(), 8);
+/// assert_eq!(patient.retry_limit(), 8);
 /// ```
 #[derive(Debug, Clone, PartialEq)]
 #[must_use]
@@ -94,8 +94,9 @@ impl RetryPolicy {
         self
     }
 
-    /// How many retries follow the first try.
-    pub fn get_max_retries(&self) -> usize {
+    /// How many retries may follow the first try (set with
+    /// [`max_retries`](Self::max_retries)).
+    pub fn retry_limit(&self) -> usize {
         self.max_retries
     }
 

@@ -1,12 +1,12 @@
 //! How a [`Client`] is configured.
 
 use super::client::{Client, Inner};
-use super::learning::LearningPolling;
-use super::polling::PollPolicy;
 use super::waiting::WaitOptions;
 use crate::download::{DownloadPolicy, Downloader};
 use crate::error::ConfigError;
 use crate::generated::api;
+use crate::polling::LearningPolling;
+use crate::polling::PollPolicy;
 use crate::wire::{ApiContext, RetryPolicy, bearer_header};
 use secrecy::{ExposeSecret, SecretString};
 use std::fmt;
@@ -19,9 +19,9 @@ pub const TOKEN_ENV: &str = "RUNCOMFY_TOKEN";
 /// The environment variable that overrides the API base URL (for the
 /// emulator or a proxy).
 pub const BASE_URL_ENV: &str = "RUNCOMFY_BASE_URL";
-/// The name RunComfy's own CLI reads for the base URL; read when
-/// [`BASE_URL_ENV`] is not set.
-pub const CLI_BASE_URL_ENV: &str = "RUNCOMFY_MODEL_API_BASE";
+/// The Model API base as RunComfy's own CLI names it (with or without
+/// `/v1`); read when [`BASE_URL_ENV`] is not set.
+pub const MODEL_API_BASE_ENV: &str = "RUNCOMFY_MODEL_API_BASE";
 /// RunComfy's Model API.
 pub const DEFAULT_BASE_URL: &str = "https://model-api.runcomfy.net";
 /// RunComfy's core API, where the account's balance is (the "serverless"
@@ -38,7 +38,8 @@ pub const SERVERLESS_API_BASE_ENV: &str = "RUNCOMFY_SERVERLESS_API_BASE";
 /// `Debug`.
 ///
 /// ```
-/// use runcomfy::{Client, FixedPolling, RetryPolicy};
+/// use runcomfy::{Client, RetryPolicy};
+/// use runcomfy::polling::FixedPolling;
 /// use std::time::Duration;
 ///
 /// let client = Client::builder()
@@ -169,7 +170,7 @@ impl ClientBuilder {
             .filter(|token| !token.trim().is_empty())
             .ok_or(ConfigError::MissingToken)?;
         self.token = Some(SecretString::from(token));
-        let base_url = [BASE_URL_ENV, CLI_BASE_URL_ENV]
+        let base_url = [BASE_URL_ENV, MODEL_API_BASE_ENV]
             .iter()
             .find_map(|name| std::env::var(name).ok().filter(|v| !v.trim().is_empty()));
         if let Some(base_url) = base_url {

@@ -1,11 +1,11 @@
 //! The client: submit, run, rebuild job handles, the catalogue, downloads.
 
 use super::job::{Job, JobResult, JobTicket};
-use super::polling::PollPolicy;
 use super::waiting::WaitOptions;
-use crate::download::{DownloadError, Downloader, Target};
+use crate::download::{DownloadError, Downloader, ExistingFiles, Target};
 use crate::error::{Error, HandleError};
 use crate::generated::api;
+use crate::polling::PollPolicy;
 use crate::quote::{EXCERPT_CHARS, excerpt};
 use crate::validation::{Rule, ValidationError, Violation};
 use crate::wire::decode::submit_answer;
@@ -266,20 +266,21 @@ impl Client {
         Job::from_ticket(self.clone(), ticket)
     }
 
-    /// Downloads one file to `destination`: into it if it is an existing
-    /// folder (named after the URL), else to exactly that path. Returns the
-    /// path written. See [`DownloadPolicy`](crate::DownloadPolicy) for what
-    /// a download does and refuses.
+    /// Downloads one of job `request_id`'s output files, from `url`, to
+    /// `destination`: into it if it is an existing folder (named after the
+    /// URL), else to exactly that path. Returns the path written. See
+    /// [`DownloadPolicy`](crate::DownloadPolicy) for what a download does
+    /// and refuses.
     ///
     /// # Errors
     ///
     /// [`Error::Download`] (carrying `request_id`) with the
     /// [`DownloadError`] that stopped it.
-    pub async fn download(
+    pub async fn download_output(
         &self,
+        request_id: &str,
         url: &str,
         destination: impl AsRef<Path>,
-        request_id: &str,
     ) -> Result<PathBuf, Error> {
         let destination = destination.as_ref();
         // An existing folder (a symlink to one included: the caller named
@@ -291,6 +292,67 @@ impl Client {
             Target::File(destination)
         };
         self.download_to(url, target, request_id).await
+    }
+
+    /// Saves every file of `result` (its output's URLs, each once) at
+    /// `path`, as a command line and a batch name them:
+    ///
+    /// | `path` | first file | later files |
+    /// |---|---|---|
+    /// | with an extension (`fox.mp4`) | exactly `path` (into it, named after the URL, if it is a folder) | `fox-2.mp4`, `fox-3.mp4`, ... |
+    /// | without one (`videos/0001`) | `videos/0001` + the URL's extension (`.mp4`) | `videos/0001-2.mp4`, ... |
+    ///
+    /// Parent folders are created. With [`ExistingFiles::Keep`], a file
+    /// already at a path counts as saved (a rerun: files are renamed into
+    /// place only once whole); with [`ExistingFiles::Refuse`], it is
+    /// refused as any download refuses it.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::MissingOutput`] for a result without a file URL, and
+    /// [`Error::Download`] (carrying the request id) for the first file that
+    /// fails; the files already written stay.
+    pub async fn save_result_files<O: serde::Serialize>(
+        &self,
+        result: &JobResult<O>,
+        path: impl AsRef<Path>,
+        existing: ExistingFiles,
+    ) -> Result<Vec<PathBuf>, Error> {
+        let path = path.as_ref();
+        let request_id = &result.request_id;
+        let urls = result.urls();
+        if urls.is_empty() {
+            return Err(Error::MissingOutput {
+                request_id: request_id.clone(),
+                missing: "a file URL".into(),
+            });
+        }
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            tokio::fs::create_dir_all(parent)
+                .await
+                .map_err(|source| Error::Download {
+                    request_id: request_id.clone(),
+                    source: DownloadError::Io {
+                        path: parent.to_path_buf(),
+                        source,
+                    },
+                })?;
+        }
+        let mut files = Vec::with_capacity(urls.len());
+        for (index, url) in urls.iter().enumerate() {
+            // An existing folder takes the first file under its URL's name.
+            let file = if index == 0 && path.is_dir() {
+                path.to_path_buf()
+            } else {
+                crate::download::numbered_path(path, index, url)
+            };
+            if existing == ExistingFiles::Keep && file.is_file() {
+                files.push(file);
+                continue;
+            }
+            files.push(self.download_output(request_id, url, &file).await?);
+        }
+        Ok(files)
     }
 
     async fn download_to(

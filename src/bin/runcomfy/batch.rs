@@ -560,50 +560,14 @@ impl Work {
         number: u64,
         result: &runcomfy::JobResult<Value>,
     ) -> Result<Vec<PathBuf>, Error> {
-        let mut files = Vec::new();
-        for (i, url) in result.urls().iter().enumerate() {
-            let suffix = if i == 0 {
-                String::new()
-            } else {
-                format!("-{}", i + 1)
-            };
-            let path = self
-                .dir
-                .join(format!("{number:04}{suffix}{}", extension(url)));
-            if path.is_file() {
-                files.push(path);
-                continue;
-            }
-            files.push(
-                self.ctx
-                    .client
-                    .download(url, &path, &result.request_id)
-                    .await?,
-            );
-        }
-        if files.is_empty() {
-            return Err(Error::MissingOutput {
-                request_id: result.request_id.clone(),
-                missing: "a file URL".into(),
-            });
-        }
-        Ok(files)
-    }
-}
-
-/// `.mp4` from `https://.../clip.mp4?sig=...`; nothing for anything odd.
-fn extension(url: &str) -> String {
-    let path = url.split(['?', '#']).next().unwrap_or_default();
-    let name = path.rsplit('/').next().unwrap_or_default();
-    match name.rsplit_once('.') {
-        Some((stem, ext))
-            if !stem.is_empty()
-                && (1..=8).contains(&ext.len())
-                && ext.chars().all(|c| c.is_ascii_alphanumeric()) =>
-        {
-            format!(".{}", ext.to_ascii_lowercase())
-        }
-        _ => String::new(),
+        self.ctx
+            .client
+            .save_result_files(
+                result,
+                self.dir.join(format!("{number:04}")),
+                runcomfy::ExistingFiles::Keep,
+            )
+            .await
     }
 }
 
@@ -770,15 +734,6 @@ fn summarise(out: &Output, lines: &[Line], interrupted: bool) -> (bool, Value) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn extensions_come_from_the_url_path() {
-        assert_eq!(extension("https://x/a/clip.MP4?sig=1"), ".mp4");
-        assert_eq!(extension("https://x/a/clip"), "");
-        assert_eq!(extension("https://x/a/.hidden"), "");
-        assert_eq!(extension("https://x/a/b.tar.gz"), ".gz");
-        assert_eq!(extension("https://x/a/b.verylongext"), "");
-    }
 
     #[test]
     fn lines_are_read_bare_or_with_their_model() {

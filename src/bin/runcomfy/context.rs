@@ -5,7 +5,8 @@ use crate::cli::Global;
 use crate::exit::{self, Failure};
 use crate::output::Output;
 use runcomfy::emulator::{Emulator, EmulatorConfig};
-use runcomfy::{Client, ClientBuilder, FixedPolling, LearningPolling, PollPolicy};
+use runcomfy::polling::{FixedPolling, LearningPolling, PollPolicy};
+use runcomfy::{Client, ClientBuilder};
 use std::sync::Arc;
 
 /// Where a command runs, and how it speaks.
@@ -26,14 +27,14 @@ impl Context {
     /// RunComfy (token from `RUNCOMFY_TOKEN`), or an emulator started here
     /// with `--emulator`.
     pub async fn new(global: &Global) -> Result<Self, Failure> {
-        Self::starting_from(global, runcomfy::LearnedTimes::default()).await
+        Self::starting_from(global, runcomfy::polling::LearnedTimes::default()).await
     }
 
     /// As [`new`](Self::new), the learning schedule starting from what an
     /// earlier run learned.
     pub async fn starting_from(
         global: &Global,
-        learned: runcomfy::LearnedTimes,
+        learned: runcomfy::polling::LearnedTimes,
     ) -> Result<Self, Failure> {
         let out = Output::for_flags(global);
         if global.emulator {
@@ -57,7 +58,7 @@ impl Context {
                 global,
                 // Its clock runs fast: the learning schedule expects
                 // RunComfy's real run times.
-                || Arc::new(runcomfy::BackoffPolling::default()),
+                || Arc::new(runcomfy::polling::BackoffPolling::default()),
             )
             .include_cost(true)
             .build()?;

@@ -279,7 +279,7 @@ impl Journal {
 
     /// What the polling schedule learned in earlier runs (run times per
     /// model), so that this run starts warm.
-    pub fn learned(&self) -> runcomfy::LearnedTimes {
+    pub fn learned(&self) -> runcomfy::polling::LearnedTimes {
         let db = self.db();
         db.query_row("SELECT times FROM learned WHERE id = 1", [], |r| {
             r.get::<_, String>(0)
@@ -290,7 +290,10 @@ impl Journal {
     }
 
     /// Keeps what the polling schedule learned for the next run.
-    pub fn save_learned(&self, learned: &runcomfy::LearnedTimes) -> Result<(), JournalError> {
+    pub fn save_learned(
+        &self,
+        learned: &runcomfy::polling::LearnedTimes,
+    ) -> Result<(), JournalError> {
         let text = serde_json::to_string(learned).map_err(|e| JournalError(e.to_string()))?;
         self.db().execute(
             "INSERT INTO learned (id, times) VALUES (1, ?1) ON CONFLICT(id) DO UPDATE SET times = excluded.times",

@@ -325,46 +325,8 @@ async fn download(
             .unwrap_or_else(|| PathBuf::from("."));
         return Ok(ctx.client.download_result(result, dir).await?);
     };
-    let urls = result.urls();
-    if urls.is_empty() {
-        return Err(Error::MissingOutput {
-            request_id: result.request_id.clone(),
-            missing: "a file URL".into(),
-        }
-        .into());
-    }
-    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent).map_err(|e| {
-            Failure::new(
-                exit::OTHER,
-                "io",
-                format!("cannot create {}: {e}", parent.display()),
-            )
-            .with_request_id(result.request_id.clone())
-        })?;
-    }
-    let mut files = Vec::with_capacity(urls.len());
-    for (i, url) in urls.iter().enumerate() {
-        let file = if i == 0 {
-            path.clone()
-        } else {
-            numbered(path, i + 1)
-        };
-        // An existing folder takes the file under its URL's name.
-        files.push(ctx.client.download(url, &file, &result.request_id).await?);
-    }
-    Ok(files)
-}
-
-/// `clip.mp4` -> `clip-2.mp4`.
-fn numbered(path: &std::path::Path, n: usize) -> PathBuf {
-    let stem = path
-        .file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let name = match path.extension() {
-        Some(ext) => format!("{stem}-{n}.{}", ext.to_string_lossy()),
-        None => format!("{stem}-{n}"),
-    };
-    path.with_file_name(name)
+    Ok(ctx
+        .client
+        .save_result_files(result, path, runcomfy::ExistingFiles::Refuse)
+        .await?)
 }

@@ -1,7 +1,7 @@
 //! Waiting for a job: the polling schedule, deadlines, progress reports.
 //!
 //! A wait polls the job's status on a schedule set by a [`PollPolicy`]
-//! (by default [`BackoffPolling`](super::polling::BackoffPolling): 0.5 s
+//! (by default [`BackoffPolling`](crate::polling::BackoffPolling): 0.5 s
 //! growing by 1.5x to a 5 s cap, with ±10 % jitter), sleeps at least as long as a `Retry-After` the server sent,
 //! rides out transient errors (up to
 //! [`max_consecutive_errors`](WaitOptions::max_consecutive_errors) in a row)
@@ -17,8 +17,8 @@
 //! All timing goes through `tokio::time`, so tests can run a wait on a
 //! paused clock.
 
-use super::polling::{FinishedJob, PollContext, PollPolicy};
 use crate::error::Error;
+use crate::polling::{FinishedJob, PollContext, PollPolicy};
 use crate::status::{CancelOutcome, Status};
 use futures::Stream;
 use std::fmt;
@@ -62,7 +62,8 @@ type ProgressCallback = Arc<dyn Fn(&Progress) + Send + Sync>;
 /// `Duration::MAX` reads as "as long as possible" and never overflows.
 ///
 /// ```
-/// use runcomfy::{FixedPolling, WaitOptions};
+/// use runcomfy::WaitOptions;
+/// use runcomfy::polling::FixedPolling;
 /// use std::time::Duration;
 ///
 /// let options = WaitOptions::new()

@@ -3,7 +3,7 @@
 
 use super::*;
 use crate::error::ApiError;
-use crate::workflow::polling::{BackoffPolling, FixedPolling};
+use crate::polling::{BackoffPolling, FixedPolling};
 use futures::StreamExt;
 use std::collections::VecDeque;
 use std::sync::Mutex;

@@ -2,10 +2,14 @@
 //!
 //! A [`PollPolicy`] picks each delay from a [`PollContext`] (model, polls so
 //! far, time waited, last status, how long the job has run, the work it
-//! asked for). [`LearningPolling`](super::learning::LearningPolling) is the
+//! asked for). [`LearningPolling`] is the
 //! default; [`BackoffPolling`] grows geometrically; [`FixedPolling`] polls
 //! at a fixed rate; a policy of your own can learn from the jobs it sees
 //! finish.
+
+mod learning;
+
+pub use learning::{LearnedTimes, LearningPolling};
 
 use crate::status::Status;
 use std::fmt;

@@ -1,6 +1,6 @@
 //! A polling schedule that learns how long each model's jobs run.
 
-use super::polling::{FinishedJob, PollContext, PollPolicy};
+use super::{FinishedJob, PollContext, PollPolicy};
 use crate::status::Status;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -34,7 +34,8 @@ use std::time::Duration;
 /// next process warm ([`with_learned`](Self::with_learned)).
 ///
 /// ```
-/// use runcomfy::{Client, LearnedTimes, LearningPolling};
+/// use runcomfy::Client;
+/// use runcomfy::polling::{LearnedTimes, LearningPolling};
 /// use std::sync::Arc;
 ///
 /// let saved: LearnedTimes = serde_json::from_str("{}").unwrap(); // e.g. from a file
