@@ -31,7 +31,7 @@ pub use workflow::client::Client;
 
 // Models: the generated ones, and any chosen at run time.
 pub use generated::models;
-pub use model::{DynamicModel, JobModel, Model, ModelDescriptor, ModelInput};
+pub use model::{DynamicModel, JobModel, Model, ModelDescriptor, ModelInfo, ModelInput};
 pub use multi_shot::MultiShot;
 pub use validation::{Rule, Validate, ValidationError, Violation};
 
@@ -43,7 +43,7 @@ pub use workflow::waiting::{Progress, WaitEvent, WaitOptions};
 // Money and the catalogue.
 pub use pricing::CostEstimate;
 pub use workflow::balance::Balance;
-pub use workflow::catalogue::{ModelInfo, ModelQuery};
+pub use workflow::catalogue::ModelQuery;
 
 // Downloads.
 pub use download::{DownloadError, DownloadPolicy, ExistingFiles};

@@ -32,7 +32,6 @@
 //! # Ok(()) }
 //! ```
 
-use crate::ModelDescriptor;
 use base64::Engine as _;
 use serde_json::Value;
 use std::fmt;
@@ -314,76 +313,68 @@ pub(crate) fn checked_mime(
     Ok(mime)
 }
 
-impl ModelDescriptor {
-    /// The model's media fields: those whose published `format` says
-    /// image, video or audio.
-    pub fn media_fields(&self) -> Vec<MediaField> {
-        let schema: Value = serde_json::from_str(self.input_schema).unwrap_or(Value::Null);
-        let Some(properties) = schema["properties"].as_object() else {
-            return Vec::new();
-        };
-        properties
-            .iter()
-            .filter_map(|(name, property)| {
-                let format = property["x-runcomfy-format"].as_str()?;
-                let (kind, list) = MediaKind::of_format(format)?;
-                Some(MediaField {
-                    name: name.clone(),
-                    kind,
-                    list,
-                })
+/// The media fields of a normalised input schema: the properties whose
+/// published `format` (kept as `x-runcomfy-format`) says image, video or
+/// audio.
+pub(crate) fn fields_of(schema: &Value) -> Vec<MediaField> {
+    let Some(properties) = schema["properties"].as_object() else {
+        return Vec::new();
+    };
+    properties
+        .iter()
+        .filter_map(|(name, property)| {
+            let format = property["x-runcomfy-format"].as_str()?;
+            let (kind, list) = MediaKind::of_format(format)?;
+            Some(MediaField {
+                name: name.clone(),
+                kind,
+                list,
             })
-            .collect()
-    }
+        })
+        .collect()
+}
 
-    /// Replaces every local path in `body`'s media fields with the file as
-    /// a `data:` URI (URLs and `data:` URIs stay as they are), then checks
-    /// the whole request against `limits`. Relative paths are read from
-    /// the current folder.
-    ///
-    /// # Errors
-    ///
-    /// The first [`MediaError`] met; `body` is then partly changed and
-    /// must not be sent.
-    pub fn inline_local_media(
-        &self,
-        body: &mut Value,
-        limits: &MediaLimits,
-    ) -> Result<(), MediaError> {
-        let mut inlined = false;
-        for field in self.media_fields() {
-            let Some(value) = body.get_mut(&field.name) else {
-                continue;
-            };
-            let values: Vec<&mut Value> = match value {
-                Value::Array(items) => items.iter_mut().collect(),
-                other => vec![other],
-            };
-            for value in values {
-                let Some(text) = value.as_str() else { continue };
-                if let MediaValue::LocalPath(path) = MediaValue::of(text) {
-                    let uri = data_uri_from_file(path, field.kind, limits).map_err(|mut e| {
-                        e.field = Some(field.name.clone());
-                        e
-                    })?;
-                    *value = Value::String(uri);
-                    inlined = true;
-                }
+/// Every local path in `body`'s media `fields` replaced with the file as a
+/// `data:` URI, then the whole request checked against `limits` (see
+/// [`ModelDescriptor::inline_local_media`](crate::ModelDescriptor::inline_local_media)).
+pub(crate) fn inline(
+    fields: &[MediaField],
+    body: &mut Value,
+    limits: &MediaLimits,
+) -> Result<(), MediaError> {
+    let mut inlined = false;
+    for field in fields {
+        let Some(value) = body.get_mut(&field.name) else {
+            continue;
+        };
+        let values: Vec<&mut Value> = match value {
+            Value::Array(items) => items.iter_mut().collect(),
+            other => vec![other],
+        };
+        for value in values {
+            let Some(text) = value.as_str() else { continue };
+            if let MediaValue::LocalPath(path) = MediaValue::of(text) {
+                let uri = data_uri_from_file(path, field.kind, limits).map_err(|mut e| {
+                    e.field = Some(field.name.clone());
+                    e
+                })?;
+                *value = Value::String(uri);
+                inlined = true;
             }
         }
-        let bytes = serde_json::to_vec(body).map_or(0, |b| b.len() as u64);
-        if inlined && bytes > limits.max_request_bytes {
-            return Err(MediaError {
-                field: None,
-                path: PathBuf::from("(the request)"),
-                problem: MediaProblem::RequestTooLarge {
-                    bytes,
-                    limit: limits.max_request_bytes,
-                },
-            });
-        }
-        Ok(())
     }
+    let bytes = serde_json::to_vec(body).map_or(0, |b| b.len() as u64);
+    if inlined && bytes > limits.max_request_bytes {
+        return Err(MediaError {
+            field: None,
+            path: PathBuf::from("(the request)"),
+            problem: MediaProblem::RequestTooLarge {
+                bytes,
+                limit: limits.max_request_bytes,
+            },
+        });
+    }
+    Ok(())
 }
 
 /// A `data:` URI's type and bytes, if it is a well-formed base64 one.

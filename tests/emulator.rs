@@ -943,7 +943,7 @@ async fn the_catalogue_takes_kind_limits_and_lists_categories() {
             .expect("a list")
             .contains(&json!("video"))
     );
-    // A POST there is a submit to a model that does not exist.
+    // Only GET is declared there (a POST is 405, not a submit).
     let response = api
         .http
         .post(format!("{}/v1/models/categories", api.base))
@@ -952,6 +952,6 @@ async fn the_catalogue_takes_kind_limits_and_lists_categories() {
         .send()
         .await
         .expect("answers");
-    assert_eq!(response.status(), 400);
+    assert_eq!(response.status(), 405);
     assert_eq!(emulator.counters().requests.categories, 1);
 }

@@ -13,7 +13,7 @@ enum Fetched {
     /// An answer (its final URL after redirects).
     Answer {
         url: Url,
-        response: reqwest::Response,
+        response: Box<reqwest::Response>,
     },
     /// No answer: the connection failed or broke (worth another try).
     NoAnswer(reqwest::Error),
@@ -118,7 +118,10 @@ impl Downloader {
                 .get(reqwest::header::LOCATION)
                 .and_then(|v| v.to_str().ok());
             let Some(location) = location.filter(|_| response.status().is_redirection()) else {
-                return Ok(Fetched::Answer { url, response });
+                return Ok(Fetched::Answer {
+                    url,
+                    response: Box::new(response),
+                });
             };
             let next = url.join(location).map_err(|_| DownloadError::InvalidUrl {
                 url: location.to_string(),
@@ -224,7 +227,7 @@ impl Downloader {
                 }
             }
             self.check_size(progress.expected)?;
-            match self.stream_body(response, file, target, progress).await? {
+            match self.stream_body(*response, file, target, progress).await? {
                 Streamed::Ended => return progress.whole(),
                 Streamed::Broke(error) => tries.failed(error.to_string()),
             }

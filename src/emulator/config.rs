@@ -3,7 +3,48 @@
 
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr};
+use std::path::PathBuf;
 use std::time::Duration;
+
+/// Where the emulator stands in front of a real API, and how.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) struct FrontConfig {
+    pub(crate) upstream: Option<String>,
+    pub(crate) record: Option<PathBuf>,
+    pub(crate) replay: Option<PathBuf>,
+    pub(crate) spy: bool,
+    pub(crate) strict: bool,
+}
+
+impl FrontConfig {
+    /// Whether the emulator stands in front of an API (or a cassette)
+    /// instead of simulating one.
+    pub(crate) fn is_front(&self) -> bool {
+        self.upstream.is_some() || self.replay.is_some()
+    }
+
+    /// Refuses settings that do not make a mode.
+    pub(crate) fn check(&self) -> Result<(), String> {
+        if self.record.is_some() && self.upstream.is_none() {
+            return Err("recording needs an upstream to record from".into());
+        }
+        if self.spy && (self.replay.is_none() || self.upstream.is_none()) {
+            return Err("spy needs both a cassette to replay and an upstream".into());
+        }
+        if self.replay.is_some() && self.upstream.is_some() && !self.spy {
+            return Err(
+                "a cassette and an upstream together need spy (replay what is recorded, forward the rest)"
+                    .into(),
+            );
+        }
+        if self.strict && self.upstream.is_none() {
+            return Err(
+                "strict refuses invalid submits before forwarding: it needs an upstream".into(),
+            );
+        }
+        Ok(())
+    }
+}
 
 /// How long a job runs once a worker picks it up, in emulated time.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -105,7 +146,7 @@ pub struct EmulatorConfig {
     pub(crate) rate_limit: Option<RateLimit>,
     pub(crate) flavour: Flavour,
     pub(crate) advertised_files_base: Option<String>,
-    pub(crate) front: super::front::FrontConfig,
+    pub(crate) front: FrontConfig,
     pub(crate) balance: Option<f64>,
 }
 
@@ -138,7 +179,7 @@ impl Default for EmulatorConfig {
             rate_limit: None,
             flavour: Flavour::default(),
             advertised_files_base: None,
-            front: super::front::FrontConfig::default(),
+            front: FrontConfig::default(),
             balance: None,
         }
     }

@@ -42,8 +42,7 @@ impl Endpoint {
     ];
 }
 
-/// Where the catalogue's categories are listed (a GET; a POST there is a
-/// submit to a model id that does not exist).
+/// Where the catalogue's categories are listed (GET only).
 pub(super) const CATEGORIES_PATH: &str = "/v1/models/categories";
 
 /// The endpoint a request is for, if any.

@@ -5,16 +5,16 @@ use super::contract::{
     error_response, query_pairs, requested_model, unknown_request, validation_failed,
 };
 use super::faults::Fault;
+use super::files::file_response;
 use super::inject::InjectedFault;
-use super::inject::truncated_body;
 use super::jobs::{self, JobBehaviour};
-use super::video::{self, Fixture};
+use super::video::Fixture;
 use super::{LockOrRecover, Shared};
 use crate::ModelDescriptor;
 use crate::status::{CancelOutcome, Status};
-use axum::body::{Body, Bytes};
+use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 use std::sync::atomic::Ordering;
@@ -67,10 +67,11 @@ pub(super) async fn submit(
     }
     behaviour.cost_usd = model.estimate_cost(&input).map(|estimate| estimate.usd);
     let fixture = Fixture::for_aspect_ratio(input.get("aspect_ratio").and_then(Value::as_str));
-    let video_seconds = input
-        .get("duration")
+    let video_seconds = model
+        .parsed()
+        .field_or_default(&input, "duration")
+        .as_ref()
         .and_then(Value::as_f64)
-        .or_else(|| default_duration(model))
         .unwrap_or(5.0);
     let run_time = shared
         .config
@@ -170,7 +171,7 @@ fn received_media(
                                 declared_type: mime,
                                 content_type: found.to_string(),
                                 size: bytes.len() as u64,
-                                sha256: super::front::cassette::sha256_hex(&bytes),
+                                sha256: super::hashing::sha256_hex(&bytes),
                             });
                             continue;
                         }
@@ -189,11 +190,6 @@ fn received_media(
     }
 }
 
-fn default_duration(model: &ModelDescriptor) -> Option<f64> {
-    let schema: Value = serde_json::from_str(model.input_schema).ok()?;
-    schema["properties"]["duration"]["default"].as_f64()
-}
-
 /// A model's info as RunComfy's clients see it: the checked-in metadata
 /// (`model.json`, without this crate's own `x-` keys), plus the published
 /// schemas when asked for (the input schema set with
@@ -201,8 +197,8 @@ fn default_duration(model: &ModelDescriptor) -> Option<f64> {
 /// where there is one).
 fn model_body(shared: &Shared, model: &ModelDescriptor, with_schemas: bool) -> Value {
     let parse = |text: &str| serde_json::from_str::<Value>(text).unwrap_or(Value::Null);
-    let mut body = match parse(model.published_info) {
-        Value::Object(map) => map,
+    let mut body = match &model.parsed().info {
+        Value::Object(map) => map.clone(),
         _ => serde_json::Map::new(),
     };
     body.retain(|key, _| !key.starts_with("x-"));
@@ -284,8 +280,11 @@ pub(super) async fn balance(State(shared): SharedState) -> Response {
 pub(super) async fn categories() -> Response {
     let mut names: Vec<String> = Vec::new();
     for model in ModelDescriptor::all() {
-        let info: Value = serde_json::from_str(model.published_info).unwrap_or(Value::Null);
-        for name in info["categories"].as_array().into_iter().flatten() {
+        for name in model.parsed().info["categories"]
+            .as_array()
+            .into_iter()
+            .flatten()
+        {
             if let Some(name) = name.as_str().filter(|n| !names.iter().any(|x| x == n)) {
                 names.push(name.to_string());
             }
@@ -375,70 +374,11 @@ pub(super) async fn file(
         }
     };
     let bytes = Bytes::from_static(fixture.bytes());
-    file_response(&shared, bytes, "video/mp4", &headers, fault.map(|f| f.0.0))
-}
-
-/// A file's bytes as the CDN answers them: whole, or the range asked for
-/// (`206`, or `416` for one past the end), with the file faults applied.
-pub(super) fn file_response(
-    shared: &Shared,
-    bytes: Bytes,
-    content_type: &str,
-    headers: &HeaderMap,
-    fault: Option<Fault>,
-) -> Response {
-    let len = bytes.len() as u64;
-    let range_header = headers.get(header::RANGE).and_then(|v| v.to_str().ok());
-    let range = if fault == Some(Fault::IgnoreRange) {
-        None
-    } else {
-        video::requested_range(range_header, len)
-    };
-    let (status, body) = match range {
-        None => (StatusCode::OK, bytes),
-        Some(Ok((start, end))) => (
-            StatusCode::PARTIAL_CONTENT,
-            bytes.slice(start as usize..=end as usize),
-        ),
-        Some(Err(())) => {
-            let mut response = StatusCode::RANGE_NOT_SATISFIABLE.into_response();
-            response.headers_mut().insert(
-                header::CONTENT_RANGE,
-                HeaderValue::from_str(&format!("bytes */{len}")).expect("ascii"),
-            );
-            return response;
-        }
-    };
-    let declared = body.len();
-    let sent = if fault == Some(Fault::StopHalfway) {
-        body.slice(..declared / 2)
-    } else {
-        body
-    };
-    shared
-        .counters
-        .bytes_served
-        .fetch_add(sent.len() as u64, Ordering::Relaxed);
-    let mut response = if fault == Some(Fault::StopHalfway) {
-        Response::new(truncated_body(sent))
-    } else {
-        Response::new(Body::from(sent))
-    };
-    *response.status_mut() = status;
-    let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_str(content_type)
-            .unwrap_or(HeaderValue::from_static("application/octet-stream")),
-    );
-    headers.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
-    headers.insert(header::CONTENT_LENGTH, HeaderValue::from(declared));
-    if let Some(Ok((start, end))) = range {
-        let value = format!("bytes {start}-{end}/{len}");
-        headers.insert(
-            header::CONTENT_RANGE,
-            HeaderValue::from_str(&value).expect("ascii"),
-        );
-    }
-    response
+    file_response(
+        bytes,
+        "video/mp4",
+        &headers,
+        fault.map(|f| f.0.0),
+        &shared.counters.bytes_served,
+    )
 }

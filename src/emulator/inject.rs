@@ -7,8 +7,9 @@ use super::config::RateLimit;
 use super::contract::error_response;
 use super::faults::classify;
 use super::faults::{Endpoint, Fault};
+use super::files::truncated_body;
 use super::serve::DropConnection;
-use axum::body::{Body, Bytes};
+use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
@@ -156,22 +157,4 @@ pub(super) async fn inject_faults(
             next.run(request).await
         }
     }
-}
-
-/// A body that sends `bytes` and then fails, so that hyper closes the
-/// connection before the declared length arrives.
-pub(super) fn truncated_body(bytes: Bytes) -> Body {
-    use futures::StreamExt;
-    let sent = futures::stream::once(async move { Ok::<_, std::io::Error>(bytes) });
-    // Pause before failing so that hyper flushes the headers and the part
-    // already sent; a client then sees a body that breaks off, not a
-    // connection that never answered.
-    let failure = futures::stream::once(async {
-        tokio::time::sleep(Duration::from_millis(20)).await;
-        Err(std::io::Error::new(
-            std::io::ErrorKind::ConnectionReset,
-            "injected truncation",
-        ))
-    });
-    Body::from_stream(sent.chain(failure))
 }

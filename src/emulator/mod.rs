@@ -33,11 +33,14 @@
 //! ```
 
 mod admin;
+mod clock;
 mod config;
 mod contract;
 mod faults;
+mod files;
 mod front;
 mod handlers;
+mod hashing;
 mod inject;
 mod jobs;
 mod routes;
@@ -521,7 +524,6 @@ impl Shared {
     }
 
     fn jobs(&self) -> Vec<JobRecord> {
-        use sha2::Digest;
         let store = self.store.lock_or_recover();
         store
             .all()
@@ -536,12 +538,7 @@ impl Shared {
                     status: job.state.as_wire().to_string(),
                     file_size: file.map(|f| f.len() as u64),
                     media: job.media.clone(),
-                    file_sha256: file.map(|f| {
-                        sha2::Sha256::digest(f)
-                            .iter()
-                            .map(|b| format!("{b:02x}"))
-                            .collect()
-                    }),
+                    file_sha256: file.map(hashing::sha256_hex),
                 }
             })
             .collect()

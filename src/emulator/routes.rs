@@ -45,12 +45,9 @@ pub(super) fn api_router(shared: Arc<Shared>) -> Router {
 fn simulated_api(shared: Arc<Shared>) -> Router<Arc<Shared>> {
     Router::new()
         .route("/v1/models", get(handlers::list_models))
-        // Before the model ids: a GET here lists categories; a POST is a
-        // submit to a model id that does not exist (400001).
-        .route(
-            super::faults::CATEGORIES_PATH,
-            get(handlers::categories).post(handlers::submit),
-        )
+        // Before the model ids: a GET here lists categories, and nothing
+        // else is taken here (405), as the OpenAPI file declares it.
+        .route(super::faults::CATEGORIES_PATH, get(handlers::categories))
         .route(
             "/v1/models/{*model_id}",
             post(handlers::submit).get(handlers::model_info),

@@ -5,9 +5,9 @@ mod prose;
 mod schema;
 mod violation;
 
+pub(crate) use prose::complete_from_shots;
 pub use violation::{Rule, ValidationError, Violation};
 
-use crate::ModelDescriptor;
 use serde::Serialize;
 use serde_json::Value;
 
@@ -48,65 +48,52 @@ pub trait Validate {
     fn validate(&self) -> Result<(), ValidationError>;
 }
 
-impl ModelDescriptor {
-    /// Validates a JSON input against this model's schema and prose rules,
-    /// reporting every violation at once.
-    ///
-    /// ```
-    /// use runcomfy::ModelDescriptor;
-    /// use serde_json::json;
-    ///
-    /// let kling = ModelDescriptor::find("kling/kling-3.0/standard/text-to-video").unwrap();
-    /// let error = kling.validate_input(&json!({"prompt": "a fox", "duration": 99})).unwrap_err();
-    /// assert_eq!(error.violations[0].path, "duration");
-    /// ```
-    ///
-    /// # Errors
-    ///
-    /// A [`ValidationError`] listing every [`Violation`].
-    pub fn validate_input(&self, input: &Value) -> Result<(), ValidationError> {
-        let compiled = schema::compiled(self);
-        let mut violations: Vec<Violation> = match &compiled.validator {
-            Ok(validator) => validator.violations(input),
-            Err(problem) => vec![Violation {
-                path: String::new(),
-                rule: Rule::Schema {
-                    keyword: "schema".into(),
-                    message: format!("the model's input schema cannot be used: {problem}"),
-                },
-                value: None,
-            }],
-        };
-        violations.extend(prose::violations(&compiled.schema, input));
-        if violations.is_empty() {
-            Ok(())
-        } else {
-            Err(ValidationError {
-                model_id: self.id.to_string(),
-                violations,
-            })
-        }
+/// `input` checked against model `model_id`'s normalised input schema
+/// (the text `input_schema`) and its prose rules, every violation at once.
+pub(crate) fn check(
+    model_id: &str,
+    input_schema: &'static str,
+    input: &Value,
+) -> Result<(), ValidationError> {
+    let compiled = schema::compiled(input_schema);
+    let mut violations: Vec<Violation> = match &compiled.validator {
+        Ok(validator) => validator.violations(input),
+        Err(problem) => vec![Violation {
+            path: String::new(),
+            rule: Rule::Schema {
+                keyword: "schema".into(),
+                message: format!("the model's input schema cannot be used: {problem}"),
+            },
+            value: None,
+        }],
+    };
+    violations.extend(prose::violations(&compiled.schema, input));
+    if violations.is_empty() {
+        Ok(())
+    } else {
+        Err(ValidationError {
+            model_id: model_id.to_string(),
+            violations,
+        })
     }
+}
 
-    /// Serialises a typed input, validates it and returns the JSON body.
-    pub(crate) fn validate_serialised<T: Serialize>(
-        &self,
-        input: &T,
-    ) -> Result<Value, ValidationError> {
-        let value = serde_json::to_value(input).map_err(|e| ValidationError {
-            model_id: self.id.to_string(),
-            violations: vec![Violation {
-                path: String::new(),
-                rule: Rule::Schema {
-                    keyword: "serialize".into(),
-                    message: e.to_string(),
-                },
-                value: None,
-            }],
-        })?;
-        self.validate_input(&value)?;
-        Ok(value)
-    }
+/// A typed input as JSON, or why it cannot be one.
+pub(crate) fn serialised<T: Serialize>(
+    model_id: &str,
+    input: &T,
+) -> Result<Value, ValidationError> {
+    serde_json::to_value(input).map_err(|e| ValidationError {
+        model_id: model_id.to_string(),
+        violations: vec![Violation {
+            path: String::new(),
+            rule: Rule::Schema {
+                keyword: "serialize".into(),
+                message: e.to_string(),
+            },
+            value: None,
+        }],
+    })
 }
 
 /// Any schema compiled and `input` checked against it (for the fuzz

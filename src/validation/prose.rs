@@ -11,7 +11,7 @@
 //!   at least one `multi_prompt` segment.
 
 use super::violation::{Rule, Violation};
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 /// The prose-rule violations of `input` under `schema` (a normalised input
 /// schema).
@@ -73,4 +73,27 @@ pub(super) fn violations(schema: &Value, input: &Value) -> Vec<Violation> {
         });
     }
     out
+}
+
+/// With shots given (a `multi_prompt`), what the rules above ask for and
+/// the body omits: the video's integer `duration` as the sum of the shots'
+/// durations, and `shot_type: customize` where the schema offers it.
+pub(crate) fn complete_from_shots(schema: &Value, body: &mut Map<String, Value>) {
+    let Some(shots) = body.get("multi_prompt").and_then(Value::as_array) else {
+        return;
+    };
+    let properties = &schema["properties"];
+    if properties["duration"]["type"] == "integer" && !body.contains_key("duration") {
+        let total = shots
+            .iter()
+            .filter_map(|s| s["duration"].as_i64())
+            .fold(0i64, i64::saturating_add);
+        body.insert("duration".into(), total.into());
+    }
+    let customizable = properties["shot_type"]["enum"]
+        .as_array()
+        .is_some_and(|values| values.iter().any(|v| v == "customize"));
+    if customizable && !body.contains_key("shot_type") {
+        body.insert("shot_type".into(), "customize".into());
+    }
 }

@@ -3,7 +3,6 @@
 //! failures read as [`Violation`]s.
 
 use super::violation::{Rule, Violation};
-use crate::ModelDescriptor;
 use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -52,16 +51,16 @@ impl Validator {
 /// built at run time may share an id with a built-in one) and kept for the
 /// process. A schema that is not valid JSON Schema validates nothing: every
 /// input is refused with a violation saying so.
-pub(super) fn compiled(model: &ModelDescriptor) -> Arc<Compiled> {
+pub(super) fn compiled(input_schema: &'static str) -> Arc<Compiled> {
     static CACHE: OnceLock<Mutex<HashMap<&'static str, Arc<Compiled>>>> = OnceLock::new();
     let mut cache = CACHE
         .get_or_init(Default::default)
         .lock()
         .unwrap_or_else(|p| p.into_inner());
     cache
-        .entry(model.input_schema)
+        .entry(input_schema)
         .or_insert_with(|| {
-            let compiled = serde_json::from_str::<Value>(model.input_schema)
+            let compiled = serde_json::from_str::<Value>(input_schema)
                 .map_err(|e| e.to_string())
                 .and_then(|schema| Validator::new(&schema).map(|validator| (schema, validator)));
             Arc::new(match compiled {

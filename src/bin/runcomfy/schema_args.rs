@@ -343,10 +343,11 @@ pub fn body(
         };
         body.insert(field.property.clone(), value);
     }
+    let mut body = Value::Object(body);
     if shots_given {
-        complete_from_shots(&schema, &mut body);
+        model.complete_from_shots(&mut body);
     }
-    Ok(Value::Object(body))
+    Ok(body)
 }
 
 fn kind_name(value: &Value) -> &'static str {
@@ -407,33 +408,6 @@ fn pair(count: &str, text: &str, value: &str, field: &Field) -> Result<Value, Ba
     item.insert(count.to_string(), Value::Number(number.into()));
     item.insert(text.to_string(), Value::String(rest.trim().to_string()));
     Ok(Value::Object(item))
-}
-
-/// With shots given: the video's integer `duration` is their sum unless
-/// given, and `shot_type` is `customize` where the schema offers it unless
-/// given (the schema's prose rules ask for both).
-fn complete_from_shots(schema: &Value, body: &mut Map<String, Value>) {
-    let properties = &schema["properties"];
-    if properties["duration"]["type"] == "integer" && !body.contains_key("duration") {
-        let total = body
-            .get("multi_prompt")
-            .and_then(Value::as_array)
-            .map(|shots| {
-                shots
-                    .iter()
-                    .filter_map(|s| s["duration"].as_i64())
-                    .fold(0i64, i64::saturating_add)
-            });
-        if let Some(total) = total {
-            body.insert("duration".into(), total.into());
-        }
-    }
-    let customizable = properties["shot_type"]["enum"]
-        .as_array()
-        .is_some_and(|values| values.iter().any(|v| v == "customize"));
-    if customizable && !body.contains_key("shot_type") {
-        body.insert("shot_type".into(), "customize".into());
-    }
 }
 
 #[cfg(test)]

@@ -15,10 +15,10 @@
 //! is scrubbed from bodies, headers, paths and queries before writing.
 
 use super::super::LockOrRecover;
+use super::super::hashing::sha256_hex;
 use crate::wire::answer::Scrubber;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use sha2::Digest;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -103,14 +103,6 @@ impl Exchange {
             (None, None) => Vec::new(),
         })
     }
-}
-
-/// The SHA-256 of `bytes`, in hex.
-pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
-    sha2::Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
 }
 
 /// A request body's hash for matching: of its canonical JSON (keys
@@ -269,7 +261,7 @@ impl Recorder {
             recorded_by: "runcomfy emulator --record".into(),
             upstream: self.upstream.clone(),
             what,
-            recorded_at: super::super::jobs::timestamp(std::time::SystemTime::now()),
+            recorded_at: super::super::clock::timestamp(std::time::SystemTime::now()),
         }
     }
 

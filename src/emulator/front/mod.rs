@@ -20,9 +20,11 @@ pub(crate) mod drift;
 pub(crate) mod replay;
 pub(crate) mod upstream;
 
+use super::config::FrontConfig;
 use super::contract::{error_response, unauthorized, validation_failed};
 use super::faults::{Endpoint, classify};
-use super::handlers::file_response;
+use super::files::file_response;
+use super::hashing::sha256_hex;
 use super::inject::InjectedFault;
 use super::{LockOrRecover, Shared, SharedState};
 use crate::ModelDescriptor;
@@ -35,53 +37,12 @@ use drift::{AnswerSchemas, Drift};
 use replay::{Asked, Replay};
 use serde_json::{Value, json};
 use std::collections::HashMap;
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock};
 use upstream::{Forwarded, Upstream};
 
 /// The largest request body the emulator forwards (RunComfy's nodes' cap).
 const MAX_REQUEST_BYTES: usize = 64 * 1024 * 1024;
-
-/// Where the emulator stands in front of a real API, and how.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub(crate) struct FrontConfig {
-    pub(crate) upstream: Option<String>,
-    pub(crate) record: Option<PathBuf>,
-    pub(crate) replay: Option<PathBuf>,
-    pub(crate) spy: bool,
-    pub(crate) strict: bool,
-}
-
-impl FrontConfig {
-    /// Whether the emulator stands in front of an API (or a cassette)
-    /// instead of simulating one.
-    pub(crate) fn is_front(&self) -> bool {
-        self.upstream.is_some() || self.replay.is_some()
-    }
-
-    /// Refuses settings that do not make a mode.
-    fn check(&self) -> Result<(), String> {
-        if self.record.is_some() && self.upstream.is_none() {
-            return Err("recording needs an upstream to record from".into());
-        }
-        if self.spy && (self.replay.is_none() || self.upstream.is_none()) {
-            return Err("spy needs both a cassette to replay and an upstream".into());
-        }
-        if self.replay.is_some() && self.upstream.is_some() && !self.spy {
-            return Err(
-                "a cassette and an upstream together need spy (replay what is recorded, forward the rest)"
-                    .into(),
-            );
-        }
-        if self.strict && self.upstream.is_none() {
-            return Err(
-                "strict refuses invalid submits before forwarding: it needs an upstream".into(),
-            );
-        }
-        Ok(())
-    }
-}
 
 /// What the front keeps while it runs.
 #[derive(Debug)]
@@ -543,7 +504,7 @@ fn rewrite_file_urls(front: &Front, value: &mut Value, files_base: &str) {
 /// The file server's path for a result URL: stable across record and
 /// replay, named as the URL names the file.
 pub(crate) fn file_path_for(url: &str) -> String {
-    let key = &cassette::sha256_hex(url.as_bytes())[..16];
+    let key = &sha256_hex(url.as_bytes())[..16];
     let name = reqwest::Url::parse(url)
         .ok()
         .and_then(|u| {
@@ -615,7 +576,13 @@ pub(super) async fn file(
                 .headers
                 .get("content-type")
                 .map_or("application/octet-stream", String::as_str);
-            return file_response(&shared, bytes, content_type, &headers, fault);
+            return file_response(
+                bytes,
+                content_type,
+                &headers,
+                fault,
+                &shared.counters.bytes_served,
+            );
         }
     }
     let url = front.file_urls.lock_or_recover().get(&path).cloned();
@@ -648,7 +615,13 @@ pub(super) async fn file(
         .and_then(|v| v.to_str().ok())
         .unwrap_or("application/octet-stream")
         .to_string();
-    file_response(&shared, fetched.body, &content_type, &headers, fault)
+    file_response(
+        fetched.body,
+        &content_type,
+        &headers,
+        fault,
+        &shared.counters.bytes_served,
+    )
 }
 
 fn respond_status(status: u16, body: Bytes) -> Response {
