@@ -13,7 +13,7 @@
 
 use crate::cli::{BatchArgs, BatchCommand, Global};
 use crate::context::{Context, Interrupts};
-use crate::exit::{self, Failure};
+use crate::exit::{Failure, Kind};
 use crate::journal::{Journal, JournalError, Line, LineState};
 use crate::output::Output;
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
@@ -30,7 +30,7 @@ use tokio_util::sync::CancellationToken;
 
 impl From<JournalError> for Failure {
     fn from(error: JournalError) -> Self {
-        Failure::new(exit::OTHER, "journal", format!("batch state: {}", error.0))
+        Failure::new(Kind::Journal, format!("batch state: {}", error.0))
     }
 }
 
@@ -45,12 +45,12 @@ pub async fn run(global: &Global, args: BatchArgs) -> Result<(), Failure> {
     let (Some(file), Some(dir)) = (args.file.clone(), args.out_dir.clone()) else {
         return Err(Failure::usage("runcomfy batch FILE.jsonl --out-dir DIR"));
     };
-    std::fs::create_dir_all(&dir).map_err(|e| io_failure(&dir, e))?;
+    std::fs::create_dir_all(&dir).map_err(|e| Failure::io(&dir, e))?;
     remove_stale_parts(&dir);
     let journal = Arc::new(Journal::open(&dir)?);
-    let input = std::fs::canonicalize(&file).map_err(|e| io_failure(&file, e))?;
+    let input = std::fs::canonicalize(&file).map_err(|e| Failure::io(&file, e))?;
     journal.claim(&input.display().to_string())?;
-    let text = std::fs::read_to_string(&file).map_err(|e| io_failure(&file, e))?;
+    let text = std::fs::read_to_string(&file).map_err(|e| Failure::io(&file, e))?;
     let default_model = ModelDescriptor::find(&args.model)
         .ok_or_else(|| Failure::usage(format!("--model: no model {} in this build", args.model)))?;
     for (index, raw) in text.lines().enumerate() {
@@ -152,8 +152,7 @@ pub async fn run(global: &Global, args: BatchArgs) -> Result<(), Failure> {
     report["not_sent_insufficient_balance"] = json!(unsent);
     if interrupted {
         return Err(Failure::new(
-            exit::INTERRUPTED,
-            "interrupted",
+            Kind::Interrupted,
             "interrupted: rerun the same command to resume (nothing is submitted twice)",
         )
         .with_detail(report));
@@ -169,10 +168,7 @@ pub async fn run(global: &Global, args: BatchArgs) -> Result<(), Failure> {
             unsent.len(),
             lines.join(", ")
         );
-        return Err(
-            Failure::new(exit::INSUFFICIENT_BALANCE, "insufficient_balance", message)
-                .with_detail(report),
-        );
+        return Err(Failure::new(Kind::InsufficientBalance, message).with_detail(report));
     }
     let resumable = lines
         .iter()
@@ -190,11 +186,7 @@ pub async fn run(global: &Global, args: BatchArgs) -> Result<(), Failure> {
     } else {
         "every line has settled, but not all are done (see above)".to_string()
     };
-    Err(Failure::new(exit::BATCH_INCOMPLETE, "batch_incomplete", message).with_detail(report))
-}
-
-fn io_failure(path: &Path, error: std::io::Error) -> Failure {
-    Failure::new(exit::OTHER, "io", format!("{}: {error}", path.display()))
+    Err(Failure::new(Kind::BatchIncomplete, message).with_detail(report))
 }
 
 /// Temporary files a killed run left behind (a finished download is
@@ -296,8 +288,7 @@ async fn check_cost(ctx: &Context, lines: &[Line], cap: f64) -> Result<(), Failu
         };
         let Some(estimate) = estimate else {
             return Err(Failure::new(
-                exit::OVER_MAX_COST,
-                "no_price",
+                Kind::NoPrice,
                 format!(
                     "line {}: {} lists no price, so --max-cost cannot be checked; nothing was submitted",
                     line.number, model.id
@@ -311,8 +302,7 @@ async fn check_cost(ctx: &Context, lines: &[Line], cap: f64) -> Result<(), Failu
     ));
     if total > cap {
         return Err(Failure::new(
-            exit::OVER_MAX_COST,
-            "over_max_cost",
+            Kind::OverMaxCost,
             format!(
                 "the estimated cost ${total:.4} is over --max-cost ${cap:.4}; nothing was submitted"
             ),

@@ -6,7 +6,7 @@ use crate::cli::{
     SubmitArgs,
 };
 use crate::context::{Context, Interrupts, start_emulator};
-use crate::exit::{self, Failure};
+use crate::exit::{self, Failure, Kind};
 use crate::output::Output;
 use crate::{batch, schema_args, schema_cmd, submit};
 use clap::ArgMatches;
@@ -25,7 +25,7 @@ pub async fn dispatch(cli: Cli, matches: ArgMatches) -> u8 {
         Err(failure) => {
             if out.json {
                 out.document(&failure.to_json());
-            } else if matches!(failure.kind, "detached" | "cancelled" | "interrupted") {
+            } else if failure.kind.is_requested_stop() {
                 // Ctrl-C did what it was asked: not an error.
                 eprintln!("{}", failure.message);
             } else {
@@ -92,7 +92,7 @@ async fn model_body(
         Some(path) => Some(read_json_input(path).await?),
     };
     let mut body = schema_args::body(model, matches, base)
-        .map_err(|schema_args::BadFlag(message)| Failure::new(exit::USAGE, "usage", message))?;
+        .map_err(|schema_args::BadFlag(message)| Failure::new(Kind::Usage, message))?;
     inline_local_media(model, &mut body)?;
     Ok(body)
 }
@@ -102,13 +102,7 @@ async fn model_body(
 pub fn inline_local_media(model: &ModelDescriptor, body: &mut Value) -> Result<(), Failure> {
     model
         .inline_local_media(body, &runcomfy::media::MediaLimits::default())
-        .map_err(|e| {
-            Failure::new(
-                exit::INVALID_INPUT,
-                "invalid_input",
-                format!("{e}; nothing was sent"),
-            )
-        })
+        .map_err(|e| Failure::new(Kind::InvalidInput, format!("{e}; nothing was sent")))
 }
 
 /// A JSON document from a file, or from stdin for `-`.
@@ -123,15 +117,13 @@ async fn read_json_input(path: &Path) -> Result<Value, Failure> {
     }
     .map_err(|e| {
         Failure::new(
-            exit::INVALID_INPUT,
-            "invalid_input",
+            Kind::InvalidInput,
             format!("cannot read {}: {e}", path.display()),
         )
     })?;
     serde_json::from_str(&text).map_err(|e| {
         Failure::new(
-            exit::INVALID_INPUT,
-            "invalid_input",
+            Kind::InvalidInput,
             format!("{} is not JSON: {e}", path.display()),
         )
     })
@@ -319,7 +311,7 @@ fn completions(shell: crate::cli::Shell) -> Result<(), Failure> {
             &mut script,
         )
         .and_then(|()| std::io::stdout().write_all(&script))
-        .map_err(|e| Failure::new(exit::OTHER, "io", format!("cannot write the script: {e}")))
+        .map_err(|e| Failure::new(Kind::Io, format!("cannot write the script: {e}")))
 }
 
 /// `runcomfy emulator`: the emulator in the foreground until Ctrl-C.

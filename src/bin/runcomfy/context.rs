@@ -2,7 +2,7 @@
 //! Ctrl-C.
 
 use crate::cli::Global;
-use crate::exit::{self, Failure};
+use crate::exit::{Failure, Kind};
 use crate::output::Output;
 use runcomfy::emulator::{Emulator, EmulatorConfig};
 use runcomfy::polling::{FixedPolling, LearningPolling, PollPolicy};
@@ -148,11 +148,7 @@ impl Interrupts {
 
 /// Starts an emulator, or says why it could not.
 pub async fn start_emulator(config: EmulatorConfig) -> Result<Emulator, Failure> {
-    Emulator::start(config).await.map_err(|e| {
-        Failure::new(
-            exit::OTHER,
-            "emulator",
-            format!("cannot start the emulator: {e}"),
-        )
-    })
+    Emulator::start(config)
+        .await
+        .map_err(|e| Failure::new(Kind::Emulator, format!("cannot start the emulator: {e}")))
 }

@@ -10,7 +10,7 @@
 
 use crate::cli::{Global, SchemaCommand};
 use crate::context::Context;
-use crate::exit::{self, Failure};
+use crate::exit::{Failure, Kind};
 use runcomfy::ModelInfo;
 use serde_json::{Map, Value, json};
 use std::path::{Path, PathBuf};
@@ -38,10 +38,6 @@ fn schema_dir(dir: Option<PathBuf>) -> Result<PathBuf, Failure> {
     }
 }
 
-fn io_failure(path: &Path, error: std::io::Error) -> Failure {
-    Failure::new(exit::OTHER, "io", format!("{}: {error}", path.display()))
-}
-
 fn pretty(value: &Value) -> String {
     serde_json::to_string_pretty(value).unwrap_or_default() + "\n"
 }
@@ -61,19 +57,18 @@ async fn pull(ctx: &Context, model_id: &str, dir: &Path) -> Result<(), Failure> 
     let info = ctx.client.model_info(model_id).await?;
     let Some(input) = info.input_schema.clone() else {
         return Err(Failure::new(
-            exit::UNAVAILABLE,
-            "no_schema",
+            Kind::NoSchema,
             format!("RunComfy sent no input_schema for {model_id}"),
         ));
     };
     // The id was checked for path use by model_info: segments of
     // [A-Za-z0-9._-], never `.` or `..`.
     let folder = dir.join(model_id);
-    std::fs::create_dir_all(&folder).map_err(|e| io_failure(&folder, e))?;
+    std::fs::create_dir_all(&folder).map_err(|e| Failure::io(&folder, e))?;
     let mut written = Vec::new();
     let mut write = |name: &str, contents: String| -> Result<(), Failure> {
         let path = folder.join(name);
-        std::fs::write(&path, contents).map_err(|e| io_failure(&path, e))?;
+        std::fs::write(&path, contents).map_err(|e| Failure::io(&path, e))?;
         written.push(path);
         Ok(())
     };
@@ -145,7 +140,7 @@ fn local_models(dir: &Path) -> Result<Vec<(String, PathBuf)>, Failure> {
         Ok(())
     }
     let mut out = Vec::new();
-    visit(dir, dir, &mut out).map_err(|e| io_failure(dir, e))?;
+    visit(dir, dir, &mut out).map_err(|e| Failure::io(dir, e))?;
     Ok(out)
 }
 
@@ -195,8 +190,7 @@ async fn check(ctx: &Context, dir: &Path) -> Result<(), Failure> {
     if drifted > 0 {
         ctx.out.note("pull the new schemas with `runcomfy schema pull MODEL_ID`, rebuild, review the snapshot diff");
         return Err(Failure::new(
-            exit::SCHEMA_DRIFT,
-            "schema_drift",
+            Kind::SchemaDrift,
             format!("{drifted} model(s) differ from what RunComfy publishes"),
         )
         .with_detail(report));

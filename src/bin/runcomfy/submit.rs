@@ -3,7 +3,7 @@
 
 use crate::cli::{Destination, SubmitArgs};
 use crate::context::{Context, Interrupts};
-use crate::exit::{self, Failure};
+use crate::exit::{Failure, Kind};
 use crate::progress::Display;
 use futures::StreamExt;
 use runcomfy::{
@@ -133,8 +133,7 @@ async fn check_cost(
 ) -> Result<CostEstimate, Failure> {
     let estimate = estimate(ctx, model, body).await.ok_or_else(|| {
         Failure::new(
-            exit::OVER_MAX_COST,
-            "no_price",
+            Kind::NoPrice,
             format!(
                 "{} lists no price, so --max-cost cannot be checked; nothing was submitted",
                 model.id
@@ -145,8 +144,7 @@ async fn check_cost(
         .note(format!("estimated cost: {estimate} (cap ${cap:.4})"));
     if estimate.usd > cap {
         return Err(Failure::new(
-            exit::OVER_MAX_COST,
-            "over_max_cost",
+            Kind::OverMaxCost,
             format!(
                 "the estimated cost {estimate} is over --max-cost ${cap:.4}; nothing was submitted"
             ),
@@ -162,8 +160,7 @@ async fn check_cost(
 async fn check_balance(ctx: &Context, usd: f64) -> Result<(), Failure> {
     match ctx.client.balance().await {
         Ok(balance) if !balance.covers(usd) => Err(Failure::new(
-            exit::INSUFFICIENT_BALANCE,
-            "insufficient_balance",
+            Kind::InsufficientBalance,
             format!(
                 "the balance {balance} is below the estimated cost ${usd:.4}; nothing was submitted"
             ),
@@ -209,7 +206,7 @@ async fn stop_after_interrupt(
             Ok(CancelOutcome::Cancelled) => {
                 let message =
                     format!("interrupted: job {id} was cancelled while queued (nothing to pay)");
-                return Failure::new(exit::JOB_CANCELLED, "cancelled", message).with_request_id(id);
+                return Failure::new(Kind::Cancelled, message).with_request_id(id);
             }
             Ok(CancelOutcome::CancellationRequested) => ctx.out.note(format!(
                 "cancellation of job {id} requested, not confirmed yet: \
@@ -221,7 +218,7 @@ async fn stop_after_interrupt(
     }
     let resume = resume_command(ctx, &id, destination);
     let message = format!("interrupted: job {id} goes on; resume with:\n  {resume}");
-    Failure::new(exit::INTERRUPTED, "detached", message)
+    Failure::new(Kind::Detached, message)
         .with_request_id(id)
         .with_detail(json!({"resume": resume}))
 }

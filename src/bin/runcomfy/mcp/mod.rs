@@ -18,7 +18,7 @@ mod tools;
 
 use crate::cli::{Global, McpArgs};
 use crate::context::Context;
-use crate::exit::{self, Failure};
+use crate::exit::{Failure, Kind};
 use budget::Budget;
 use futures::StreamExt;
 use model_call::failure;
@@ -74,18 +74,15 @@ pub async fn run(global: &Global, args: &McpArgs) -> Result<(), Failure> {
 }
 
 async fn serve_stdio(server: Server) -> Result<(), Failure> {
-    let running = server.serve(rmcp::transport::stdio()).await.map_err(|e| {
-        Failure::new(
-            exit::OTHER,
-            "mcp",
-            format!("cannot start MCP over stdio: {e}"),
-        )
-    })?;
+    let running = server
+        .serve(rmcp::transport::stdio())
+        .await
+        .map_err(|e| Failure::new(Kind::Mcp, format!("cannot start MCP over stdio: {e}")))?;
     running
         .waiting()
         .await
         .map(|_| ())
-        .map_err(|e| Failure::new(exit::OTHER, "mcp", format!("MCP over stdio stopped: {e}")))
+        .map_err(|e| Failure::new(Kind::Mcp, format!("MCP over stdio stopped: {e}")))
 }
 
 async fn serve_http(
@@ -103,10 +100,10 @@ async fn serve_http(
     }
     let listener = tokio::net::TcpListener::bind(addr)
         .await
-        .map_err(|e| Failure::new(exit::OTHER, "mcp", format!("cannot listen on {addr}: {e}")))?;
+        .map_err(|e| Failure::new(Kind::Mcp, format!("cannot listen on {addr}: {e}")))?;
     let bound = listener
         .local_addr()
-        .map_err(|e| Failure::new(exit::OTHER, "mcp", e.to_string()))?;
+        .map_err(|e| Failure::new(Kind::Mcp, e.to_string()))?;
     let mut config = StreamableHttpServerConfig::default();
     if allow_remote {
         config.allowed_hosts.push(bound.ip().to_string());
@@ -124,7 +121,7 @@ async fn serve_http(
             stop.cancel();
         })
         .await
-        .map_err(|e| Failure::new(exit::OTHER, "mcp", format!("the MCP server stopped: {e}")))
+        .map_err(|e| Failure::new(Kind::Mcp, format!("the MCP server stopped: {e}")))
 }
 
 impl ServerHandler for Server {
@@ -340,9 +337,10 @@ pub fn answer(text: String, structure: Value) -> CallToolResult {
 
 /// An error as a tool error, with the request id where there is one.
 pub fn error_result(error: &Error) -> CallToolResult {
-    let (code, kind) = crate::exit::classify(error);
+    let kind = crate::exit::classify(error);
+    let code = kind.code();
     failure(
-        kind,
+        kind.as_str(),
         error.to_string(),
         error.request_id(),
         json!({"exit_code": code}),
