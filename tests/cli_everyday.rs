@@ -120,9 +120,11 @@ fn events_stream_a_run_line_by_line_then_the_document() {
     let output = emulator
         .cli(dir.path())
         .env("NO_COLOR", "1")
-        .args(["--json", "--events", "--poll-secs", "0.02"])
+        .args(["--json", "--events"])
         .args([
             "run",
+            "--poll-secs",
+            "0.02",
             common::MODEL,
             "--prompt",
             "a red fox",
@@ -173,8 +175,15 @@ fn events_stream_a_batch_line_by_line() {
     .expect("write");
     let output = emulator
         .cli(dir.path())
-        .args(["--json", "--events", "--poll-secs", "0.02"])
-        .args(["batch", "prompts.jsonl", "--out-dir", "out"])
+        .args(["--json", "--events"])
+        .args([
+            "batch",
+            "prompts.jsonl",
+            "--out-dir",
+            "out",
+            "--poll-secs",
+            "0.02",
+        ])
         .output()
         .expect("runs");
     assert_eq!(

@@ -150,9 +150,9 @@ async fn a_batch_that_runs_out_of_money_stops_and_a_rerun_sends_exactly_the_rest
         .collect();
     std::fs::write(dir.path().join("prompts.jsonl"), prompts).expect("write");
     let batch = [
+        "batch",
         "--poll-secs",
         "0.02",
-        "batch",
         "prompts.jsonl",
         "--out-dir",
         "out",

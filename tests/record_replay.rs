@@ -71,9 +71,9 @@ fn session(base: &str, dir: &Path, before_refusal: impl FnOnce()) -> Vec<Ran> {
         dir,
         &[
             "--json",
+            "generate",
             "--poll-secs",
             "0.05",
-            "generate",
             "a red fox",
             "-o",
             "fox.mp4",
@@ -214,7 +214,7 @@ async fn no_token_is_written_even_when_upstream_echoes_it() {
         &recorder.base,
         token,
         dir.path(),
-        &["--json", "--poll-secs", "0.05", "generate", "a fox"],
+        &["--json", "generate", "--poll-secs", "0.05", "a fox"],
     );
     assert_eq!(failed.code, Some(81), "{failed:?}");
     let info = runcomfy(

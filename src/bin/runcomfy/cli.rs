@@ -41,6 +41,12 @@ pub struct Global {
     /// Log to stderr (-v: each request, -vv: everything).
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
     pub verbose: u8,
+}
+
+/// Where a command's requests go and how it polls: the flags of the
+/// commands that talk to RunComfy (not `emulator` or `completions`).
+#[derive(Debug, Args, Clone)]
+pub struct ClientArgs {
     /// Run against a local emulator started in this process (no token, no
     /// cost; it stops with the command).
     #[arg(long, global = true)]
@@ -83,17 +89,15 @@ pub enum Command {
     /// Wait for a job if needed, then download its files.
     Download(DownloadArgs),
     /// RunComfy's model catalogue.
-    #[command(subcommand)]
-    Models(ModelsCommand),
+    Models(ModelsArgs),
     /// What is left on the account (RunComfy's core API; one wallet pays
     /// for every RunComfy product).
-    Balance,
+    Balance(BalanceArgs),
     /// Run one request per line of a JSONL file; rerun to resume.
     Batch(BatchArgs),
     /// Pull a model's published schema, or check the checked-in ones for
     /// drift.
-    #[command(subcommand)]
-    Schema(SchemaCommand),
+    Schema(SchemaArgs),
     /// Run the emulator in the foreground.
     Emulator(EmulatorArgs),
     /// Serve this build's models as tools to AI agents over the Model
@@ -104,9 +108,36 @@ pub enum Command {
     Completions(CompletionsArgs),
 }
 
+/// `models`: the catalogue commands.
+#[derive(Debug, Args)]
+pub struct ModelsArgs {
+    #[command(subcommand)]
+    pub command: ModelsCommand,
+    #[command(flatten)]
+    pub client: ClientArgs,
+}
+
+/// `balance`.
+#[derive(Debug, Args)]
+pub struct BalanceArgs {
+    #[command(flatten)]
+    pub client: ClientArgs,
+}
+
+/// `schema`: the schema commands.
+#[derive(Debug, Args)]
+pub struct SchemaArgs {
+    #[command(subcommand)]
+    pub command: SchemaCommand,
+    #[command(flatten)]
+    pub client: ClientArgs,
+}
+
 /// `mcp`: the MCP server's transport, money caps and waits.
 #[derive(Debug, Args)]
 pub struct McpArgs {
+    #[command(flatten)]
+    pub client: ClientArgs,
     /// Serve streamable HTTP on this address (at /mcp) instead of stdio;
     /// loopback only unless --allow-remote.
     #[arg(long, value_name = "ADDR")]
@@ -178,6 +209,8 @@ fn model_ids() -> Vec<clap_complete::CompletionCandidate> {
 /// How `generate` and `run` submit, wait and download.
 #[derive(Debug, Args)]
 pub struct SubmitArgs {
+    #[command(flatten)]
+    pub client: ClientArgs,
     /// A JSON request body (a file, or - for stdin); flags override its
     /// fields.
     #[arg(long, value_name = "FILE", global = true)]
@@ -225,12 +258,16 @@ pub struct RunArgs {
 /// A command about one job.
 #[derive(Debug, Args)]
 pub struct RequestArgs {
+    #[command(flatten)]
+    pub client: ClientArgs,
     /// The request id RunComfy returned.
     pub request_id: String,
 }
 
 #[derive(Debug, Args)]
 pub struct DownloadArgs {
+    #[command(flatten)]
+    pub client: ClientArgs,
     /// The request id RunComfy returned.
     pub request_id: String,
     #[command(flatten)]
@@ -275,6 +312,8 @@ pub enum ModelsCommand {
 pub struct BatchArgs {
     #[command(subcommand)]
     pub command: Option<BatchCommand>,
+    #[command(flatten)]
+    pub client: ClientArgs,
     /// One request body per line, or {"model": ID, "input": BODY}.
     #[arg(required = true, value_name = "FILE.jsonl")]
     pub file: Option<PathBuf>,

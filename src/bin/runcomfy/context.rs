@@ -1,7 +1,7 @@
 //! Where a command runs (RunComfy or an emulator started for it), and
 //! Ctrl-C.
 
-use crate::cli::Global;
+use crate::cli::{ClientArgs, Global};
 use crate::exit::{Failure, Kind};
 use crate::output::Output;
 use runcomfy::emulator::{Emulator, EmulatorConfig};
@@ -26,25 +26,26 @@ pub struct Context {
 impl Context {
     /// RunComfy (token from `RUNCOMFY_TOKEN`), or an emulator started here
     /// with `--emulator`.
-    pub async fn new(global: &Global) -> Result<Self, Failure> {
-        Self::starting_from(global, runcomfy::polling::LearnedTimes::default()).await
+    pub async fn new(global: &Global, client: &ClientArgs) -> Result<Self, Failure> {
+        Self::starting_from(global, client, runcomfy::polling::LearnedTimes::default()).await
     }
 
     /// As [`new`](Self::new), the learning schedule starting from what an
     /// earlier run learned.
     pub async fn starting_from(
         global: &Global,
+        flags: &ClientArgs,
         learned: runcomfy::polling::LearnedTimes,
     ) -> Result<Self, Failure> {
         let out = Output::for_flags(global);
-        if global.emulator {
+        if flags.emulator {
             // A new seed each run: new request ids, so new file names.
             let seed = std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map(|d| d.as_nanos() as u64)
                 .unwrap_or_default();
             let config = EmulatorConfig::default()
-                .time_scale(global.emulator_time_scale)
+                .time_scale(flags.emulator_time_scale)
                 .seed(seed);
             let emulator = start_emulator(config).await?;
             out.note(format!(
@@ -55,7 +56,7 @@ impl Context {
                 Client::builder()
                     .token(emulator.token())
                     .base_url(emulator.base_url()),
-                global,
+                flags,
                 // Its clock runs fast: the learning schedule expects
                 // RunComfy's real run times.
                 || Arc::new(runcomfy::polling::BackoffPolling::default()),
@@ -70,12 +71,12 @@ impl Context {
                 _emulator: Some(emulator),
             });
         }
-        let learning = global
+        let learning = flags
             .poll_secs
             .is_none()
             .then(|| Arc::new(LearningPolling::with_learned(learned)));
         let shared = learning.clone();
-        let client = with_polling(Client::builder().from_env()?, global, move || {
+        let client = with_polling(Client::builder().from_env()?, flags, move || {
             shared.map_or_else(
                 || Arc::new(LearningPolling::default()) as Arc<dyn PollPolicy>,
                 |policy| policy as Arc<dyn PollPolicy>,
@@ -101,10 +102,10 @@ impl Context {
 /// The polling schedule: `--poll-secs`, else `default`.
 pub fn with_polling(
     builder: ClientBuilder,
-    global: &Global,
+    flags: &ClientArgs,
     default: impl FnOnce() -> Arc<dyn PollPolicy>,
 ) -> ClientBuilder {
-    match global.poll_secs {
+    match flags.poll_secs {
         Some(every) => builder.poll_policy(FixedPolling(every)),
         None => builder.poll_policy(default()),
     }

@@ -13,18 +13,14 @@
 //! `--max-cost`, 85 schema drift, 86 a batch with lines not done, 130
 //! interrupted (the job goes on), 1 anything else.
 
-mod batch;
 mod cli;
 mod commands;
 mod context;
+mod cost;
+mod display;
 mod exit;
-mod journal;
-mod mcp;
 mod output;
-mod progress;
 mod schema_args;
-mod schema_cmd;
-mod submit;
 
 use clap::FromArgMatches;
 use std::process::ExitCode;

@@ -57,7 +57,7 @@ impl std::ops::Deref for Server {
 /// `runcomfy mcp`.
 pub async fn run(global: &Global, args: &McpArgs) -> Result<(), Failure> {
     // stdout is the protocol's (stdio): everything else goes to stderr.
-    let ctx = Context::new(global).await?;
+    let ctx = Context::new(global, &args.client).await?;
     let server = Server(Arc::new(Shared {
         client: ctx.client.clone(),
         budget: Budget::new(args.max_cost_per_call, args.budget),

@@ -8,15 +8,16 @@
 //! added or removed, changed types, enums, ranges, defaults, required
 //! fields and prices.
 
-use crate::cli::{Global, SchemaCommand};
+use crate::cli::{Global, SchemaArgs, SchemaCommand};
 use crate::context::Context;
 use crate::exit::{Failure, Kind};
 use runcomfy::ModelInfo;
 use serde_json::{Map, Value, json};
 use std::path::{Path, PathBuf};
 
-pub async fn run(global: &Global, command: SchemaCommand) -> Result<(), Failure> {
-    let ctx = Context::new(global).await?;
+pub async fn run(global: &Global, args: SchemaArgs) -> Result<(), Failure> {
+    let ctx = Context::new(global, &args.client).await?;
+    let command = args.command;
     match command {
         SchemaCommand::Pull { model_id, dir } => pull(&ctx, &model_id, &schema_dir(dir)?).await,
         SchemaCommand::Check { dir } => check(&ctx, &schema_dir(dir)?).await,

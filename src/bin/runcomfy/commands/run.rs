@@ -1,10 +1,12 @@
 //! `generate` and `run`: validate, check the cost, submit, follow the job
 //! (Ctrl-C cancels it while queued, detaches once it runs), download.
 
-use crate::cli::{Destination, SubmitArgs};
+use crate::cli::{Destination, GENERATE_MODEL, Global, RunArgs, SubmitArgs};
 use crate::context::{Context, Interrupts};
+use crate::cost;
+use crate::display::Display;
 use crate::exit::{Failure, Kind};
-use crate::progress::Display;
+use clap::ArgMatches;
 use futures::StreamExt;
 use runcomfy::{
     CancelOutcome, CostEstimate, DynamicModel, Error, Job, JobResult, ModelDescriptor, Status,
@@ -13,8 +15,36 @@ use runcomfy::{
 use serde_json::{Value, json};
 use std::path::PathBuf;
 
+/// `runcomfy generate PROMPT`: Kling 3.0 text-to-video.
+pub async fn generate(
+    global: &Global,
+    args: &SubmitArgs,
+    matches: &ArgMatches,
+) -> Result<(), Failure> {
+    let model = ModelDescriptor::find(GENERATE_MODEL).expect("built in");
+    let sub = matches
+        .subcommand_matches("generate")
+        .expect("parsed as generate");
+    let body = super::model_body(model, sub, args.input.as_deref()).await?;
+    let ctx = Context::new(global, &args.client).await?;
+    submit_and_follow(&ctx, model, body, args).await
+}
+
+/// `runcomfy run MODEL_ID`: any model of this build.
+pub async fn run(global: &Global, args: &RunArgs, matches: &ArgMatches) -> Result<(), Failure> {
+    let run = matches.subcommand_matches("run").expect("parsed as run");
+    let (model_id, sub) = run
+        .subcommand()
+        .ok_or_else(|| Failure::usage("name a model: runcomfy run MODEL_ID"))?;
+    let model = ModelDescriptor::find(model_id)
+        .ok_or_else(|| Failure::usage(format!("no model {model_id} in this build")))?;
+    let body = super::model_body(model, sub, args.submit.input.as_deref()).await?;
+    let ctx = Context::new(global, &args.submit.client).await?;
+    submit_and_follow(&ctx, model, body, &args.submit).await
+}
+
 /// Runs `body` on `model` as the flags ask.
-pub async fn submit_and_follow(
+async fn submit_and_follow(
     ctx: &Context,
     model: &'static ModelDescriptor,
     body: Value,
@@ -124,72 +154,23 @@ pub fn finished_status<T>(outcome: &Result<T, Error>) -> &'static str {
     }
 }
 
-/// Refuses to go on if the estimate is over `cap` (or cannot be made).
+/// Refuses to go on if the estimate is over `cap` (or cannot be made),
+/// or the balance cannot pay it.
 async fn check_cost(
     ctx: &Context,
-    model: &ModelDescriptor,
+    model: &'static ModelDescriptor,
     body: &Value,
     cap: f64,
 ) -> Result<CostEstimate, Failure> {
-    let estimate = estimate(ctx, model, body).await.ok_or_else(|| {
-        Failure::new(
-            Kind::NoPrice,
-            format!(
-                "{} lists no price, so --max-cost cannot be checked; nothing was submitted",
-                model.id
-            ),
-        )
-    })?;
+    let estimate = cost::Prices::new(ctx)
+        .estimate(model, body)
+        .await
+        .ok_or_else(|| cost::no_price(model.id, None))?;
     ctx.out
         .note(format!("estimated cost: {estimate} (cap ${cap:.4})"));
-    if estimate.usd > cap {
-        return Err(Failure::new(
-            Kind::OverMaxCost,
-            format!(
-                "the estimated cost {estimate} is over --max-cost ${cap:.4}; nothing was submitted"
-            ),
-        )
-        .with_detail(json!({"estimate_usd": estimate.usd, "max_cost_usd": cap})));
-    }
-    check_balance(ctx, estimate.usd).await?;
+    cost::check_cap(&estimate.to_string(), estimate.usd, cap)?;
+    cost::check_balance(ctx, estimate.usd).await?;
     Ok(estimate)
-}
-
-/// Before a capped submit: the balance, said, and a refusal when it
-/// cannot pay `usd` (an unknown balance does not stop anything).
-async fn check_balance(ctx: &Context, usd: f64) -> Result<(), Failure> {
-    match ctx.client.balance().await {
-        Ok(balance) if !balance.covers(usd) => Err(Failure::new(
-            Kind::InsufficientBalance,
-            format!(
-                "the balance {balance} is below the estimated cost ${usd:.4}; nothing was submitted"
-            ),
-        )
-        .with_detail(json!({"estimate_usd": usd, "balance_usd": balance.balance_usd}))),
-        Ok(balance) => {
-            ctx.out.note(format!("balance: {balance}"));
-            Ok(())
-        }
-        Err(error) => {
-            ctx.out.note(format!("balance unknown ({error}); going on"));
-            Ok(())
-        }
-    }
-}
-
-/// The estimate at RunComfy's price now where it says one, else at the
-/// checked-in price.
-pub async fn estimate(
-    ctx: &Context,
-    model: &ModelDescriptor,
-    body: &Value,
-) -> Option<CostEstimate> {
-    match ctx.client.model_info(model.id).await {
-        Ok(info) if info.base_price_usd.is_some() => {
-            model.estimate_cost_at(body, info.base_price_usd.unwrap_or_default())
-        }
-        _ => model.estimate_cost(body),
-    }
 }
 
 /// After Ctrl-C: a queued job is cancelled; a running one goes on, and the
