@@ -1,13 +1,11 @@
 //! Generates the typed model modules and the queue-protocol client from the
-//! schemas under `schema/` (see `build/mod.rs`), into `OUT_DIR`.
+//! schemas under `schema/` (with the `codegen` crate, `codegen/`), into
+//! `OUT_DIR`.
 //!
 //! Models come from `schema/models/`, plus those in the folder named by
 //! `RUNCOMFY_SCHEMA_DIR` (an absolute path) when it is set: a user's own
 //! models, generated beside the built-in ones; one with a built-in model's
 //! id replaces it.
-
-#[path = "build/mod.rs"]
-mod codegen;
 
 use std::path::{Path, PathBuf};
 
@@ -19,7 +17,8 @@ fn main() {
     let out_dir = Path::new(&out_dir);
     // A directory is scanned recursively, so a new schema file reruns this.
     println!("cargo::rerun-if-changed=schema");
-    println!("cargo::rerun-if-changed=build");
+    // The generator is a dependency: cargo rebuilds this script when it
+    // changes.
     println!("cargo::rerun-if-env-changed={SCHEMA_DIR_ENV}");
 
     if let Err(error) = extra_schema_dir().and_then(|extra| generate(out_dir, extra.as_deref())) {

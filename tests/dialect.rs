@@ -1,9 +1,7 @@
-//! The RunComfy dialect normaliser (`build/dialect.rs`), quirk by quirk.
+//! The RunComfy dialect normaliser (`codegen/src/dialect.rs`), quirk by
+//! quirk.
 
-#[path = "../build/dialect.rs"]
-mod dialect;
-
-use dialect::{SchemaRole, normalise};
+use codegen::dialect::{SchemaRole, normalise};
 use serde_json::{Value, json};
 
 fn input(schema: Value) -> Value {

@@ -60,7 +60,7 @@ fn a_user_schema_folder_yields_a_typed_module_and_a_command() {
         std::fs::create_dir_all(&copy).expect("mkdir");
         std::fs::copy(root.join(file), copy.join(file)).expect("copy file");
     }
-    for dir in ["build", "src", "schema", "examples"] {
+    for dir in ["codegen", "src", "schema", "examples"] {
         if root.join(dir).is_dir() {
             copy_dir(&root.join(dir), &copy.join(dir));
         }

@@ -11,10 +11,7 @@
 
 mod common;
 
-#[path = "../build/dialect.rs"]
-#[allow(dead_code)]
-mod dialect;
-
+use codegen::dialect;
 use common::raw_server::{RawRequest, RawServer, Reply, json};
 use common::seed::{SEED_HOST, curl_arguments, seed_command};
 use runcomfy::models::kling::kling_3_0::standard::text_to_video::{Input, TextToVideo};

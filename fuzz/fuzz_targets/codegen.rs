@@ -2,9 +2,6 @@
 //! any input schema: a `CodegenError` or code, never a panic.
 #![no_main]
 
-#[path = "../../build/mod.rs"]
-mod codegen;
-
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else {
         return;

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 /// A model as RunComfy describes it: name, categories, listed price and
-/// (from [`Client::model_info`]) its published input schema.
+/// (from [`Client::model_info`](crate::Client::model_info)) its published input schema.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct ModelInfo {

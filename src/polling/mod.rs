@@ -151,7 +151,7 @@ impl<'a> FinishedJob<'a> {
 ///
 /// Implement it to plug in another schedule, for instance one that learns
 /// typical run times from earlier jobs through
-/// [`job_finished`](Self::job_finished) (as [`LearningPolling`](crate::LearningPolling)
+/// [`job_finished`](Self::job_finished) (as [`LearningPolling`]
 /// does). A policy is given to a builder by value; give it an `Arc` of
 /// your policy to keep a handle on it (for instance to save what it
 /// learned): `Arc<P>` is a policy too.
@@ -165,7 +165,7 @@ pub trait PollPolicy: Send + Sync + fmt::Debug {
 
 /// A short first delay growing geometrically to a cap, with jitter. Quick
 /// jobs are noticed quickly; long ones cost few requests. (The default
-/// before [`LearningPolling`](crate::LearningPolling).)
+/// before [`LearningPolling`].)
 ///
 /// Its settings are checked where they are set, so no schedule can make a
 /// wait panic: a factor below 1 (or not a number) is 1, a jitter outside 0

@@ -108,7 +108,7 @@ pub(crate) fn bearer_header(token: &SecretString) -> Option<reqwest::header::Hea
 /// (`/v1/models/kling/kling-3.0/standard/text-to-video`). The generated
 /// client calls this for every parameter marked
 /// `x-runcomfy-literal-slashes` in `schema/queue-api.openapi.json` (see
-/// `build/wire_form.rs`).
+/// `codegen/src/wire_form.rs`).
 pub(crate) fn encode_path_keeping_slashes(value: &str) -> String {
     value
         .split('/')

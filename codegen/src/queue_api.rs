@@ -70,7 +70,7 @@ pub fn generate_queue_api(openapi_path: &Path) -> Result<String, CodegenError> {
                 "path parameter {name:?} is marked {} but no request path uses it",
                 wire_form::LITERAL_SLASHES
             ),
-            "check the parameter's name, or update build/wire_form.rs for this progenitor version",
+            "check the parameter's name, or update codegen/src/wire_form.rs for this progenitor version",
         ));
     }
     Ok(prettyplease::unparse(&parsed))

@@ -23,9 +23,8 @@
 //! (an unknown `type`, a non-object where a schema must be) is refused with a
 //! [`DialectError`] naming the JSON pointer and what to do.
 //!
-//! This file is compiled three times: by `build.rs` (to generate code), by the
-//! crate's tests and nowhere else at run time; the library embeds the
-//! normalised output that `build.rs` wrote.
+//! It runs in `build.rs` (to generate code) and in the crate's tests, never
+//! at run time: the library embeds the normalised output `build.rs` wrote.
 
 use serde_json::{Map, Value};
 use std::fmt;
@@ -291,9 +290,10 @@ fn normalise_type_name(name: &str, pointer: &str) -> Result<&'static str, Dialec
             return Err(DialectError {
                 pointer: pointer.to_string(),
                 problem: format!("unknown type {unknown:?}"),
-                hint: "map it to a JSON Schema type in build/dialect.rs (normalise_type_name) \
+                hint:
+                    "map it to a JSON Schema type in codegen/src/dialect.rs (normalise_type_name) \
                        or correct the schema file"
-                    .into(),
+                        .into(),
             });
         }
     })

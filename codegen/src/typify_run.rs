@@ -5,7 +5,6 @@ use super::hoist::Definition;
 use super::{CodegenError, catch_panic};
 use proc_macro2::TokenStream;
 use serde_json::{Value, json};
-use std::path::Path;
 
 pub(super) fn typify_definitions(defs: &[Definition]) -> Result<TokenStream, CodegenError> {
     let to_schema = |d: &Definition| -> Result<schemars::schema::Schema, CodegenError> {
@@ -63,7 +62,7 @@ pub(super) fn typify_definitions(defs: &[Definition]) -> Result<TokenStream, Cod
                     &def.file,
                     &pointer,
                     problem,
-                    "simplify this part of the schema (or teach build/dialect.rs the quirk), then rebuild",
+                    "simplify this part of the schema (or teach codegen/src/dialect.rs the quirk), then rebuild",
                 ));
             }
             Err(CodegenError::new(

@@ -1,8 +1,24 @@
-//! Code generation from `schema/`: typed model modules (typify) and the
-//! queue-protocol client (progenitor).
+//! The code generator behind `runcomfy`: RunComfy's schemas to Rust
+//! types, its OpenAPI file to a client. Two pipelines:
 //!
-//! Compiled by `build.rs` and by `tests/codegen.rs`; it is not part of the
-//! library. One file per job:
+//! ```text
+//! schema/models/<id>/{input,output,model}.json
+//!     -> discover_models, load_model        (discovery: files, model.json checks)
+//!     -> dialect::normalise                 (RunComfy's dialect -> JSON Schema)
+//!     -> hoist, names, variants             (named, documented definitions)
+//!     -> typify, constructor, model         (types, Input::new, descriptor)
+//!     -> generate_models                    => models.rs (+ normalised schemas)
+//!
+//! schema/queue-api.openapi.json
+//!     -> wire_form::for_generator           (2XX only, plain path parameters)
+//!     -> progenitor                          (the client, with hooks)
+//!     -> wire_form::apply                    (literal slashes, no api-version)
+//!     -> generate_queue_api                 => queue_api.rs (+ PAID_OPERATIONS)
+//! ```
+//!
+//! Used by the crate's `build.rs` (into `OUT_DIR`), its snapshot tests and
+//! the `codegen` fuzz target; it is not part of the library. One file per
+//! job:
 //!
 //! | file | job |
 //! |---|---|
@@ -20,9 +36,6 @@
 //! Every failure is a [`CodegenError`] naming the file, the JSON pointer
 //! and what to do; a panic inside typify or progenitor is caught and
 //! reported the same way.
-
-// build.rs and tests/codegen.rs each use a part of this module.
-#![allow(dead_code, unused_imports)]
 
 mod constructor;
 pub mod dialect;
