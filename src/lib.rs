@@ -15,13 +15,13 @@ pub mod polling; // when a wait polls: fixed, backoff, learning
 mod pricing; // a request's estimated cost
 mod quote; // excerpts of bodies for messages
 mod status; // where a job is, what a cancel did
-mod tls; // rustls with ring
+mod tls; // the TLS backend: ring, aws-lc or native
 mod validation; // inputs checked before anything is sent
 mod wire; // hooks, retries and decoding around every request
 mod workflow; // the client, jobs, waiting, the catalogue, the balance
 
 // The client, and how to build one.
-pub use tls::http_client_builder;
+pub use tls::{http_client_builder, install_tls_provider};
 pub use wire::RetryPolicy;
 pub use workflow::builder::{
     BASE_URL_ENV, ClientBuilder, DEFAULT_BASE_URL, DEFAULT_CORE_API_BASE, MODEL_API_BASE_ENV,

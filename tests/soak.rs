@@ -8,7 +8,7 @@
 //! CI runs a small size. The full size (figures in RELIABILITY.md):
 //!
 //! ```text
-//! RUNCOMFY_SOAK_JOBS=3000 RUNCOMFY_SOAK_LINES=1000 cargo test --release --all-features --test soak -- --nocapture
+//! RUNCOMFY_SOAK_JOBS=3000 RUNCOMFY_SOAK_LINES=1000 cargo test --release --features cli --test soak -- --nocapture
 //! ```
 #![cfg(feature = "cli")]
 

@@ -90,7 +90,7 @@ async fn pull(ctx: &Context, model_id: &str, dir: &Path) -> Result<(), Failure> 
         ctx.out.line(path.display().to_string());
     }
     ctx.out.note(
-        "next: cargo build, then cargo test --all-features and review the snapshot diff (tests/snapshots/*.snap.new), then commit",
+        "next: cargo build, then cargo test --features cli and review the snapshot diff (tests/snapshots/*.snap.new), then commit",
     );
     ctx.out.document(&json!({
         "model_id": model_id,
