@@ -54,12 +54,25 @@ fn status(emulator: &Standalone, dir: &Path) -> Value {
     serde_json::from_slice(&output.stdout).unwrap_or(Value::Null)
 }
 
-/// Polls the batch's journal until `check` holds (at most 30 s).
-async fn until(emulator: &Standalone, dir: &Path, check: impl Fn(&Value) -> bool) -> Value {
+/// Polls the batch's journal until `check` holds (at most 600 looks),
+/// failing at once, with the batch's own words, if it ends before.
+async fn until(
+    emulator: &Standalone,
+    dir: &Path,
+    running: &mut Child,
+    check: impl Fn(&Value) -> bool,
+) -> Value {
     for _ in 0..600 {
         let report = status(emulator, dir);
         if check(&report) {
             return report;
+        }
+        if let Some(exit) = running.try_wait().expect("the batch can be waited on") {
+            let mut said = String::new();
+            if let Some(mut err) = running.stderr.take() {
+                std::io::Read::read_to_string(&mut err, &mut said).expect("stderr readable");
+            }
+            panic!("the batch ended ({exit}) before it got there: {report}\n{said}");
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
@@ -101,7 +114,10 @@ async fn a_batch_killed_half_way_resumes_and_submits_nothing_twice() {
     write_batch(dir.path(), LINES);
 
     let mut first = batch(&emulator, dir.path(), &["--concurrency", "4"]);
-    until(&emulator, dir.path(), |r| count(r, "submitted") >= 2).await;
+    until(&emulator, dir.path(), &mut first, |r| {
+        count(r, "submitted") >= 2
+    })
+    .await;
     first.kill().expect("SIGKILL");
     first.wait().expect("reaped");
     let accepted_before = emulator.counters().await["submits_accepted"]
@@ -155,7 +171,10 @@ async fn a_line_caught_between_submit_and_answer_is_reported_not_resent() {
         )
         .await;
     let mut first = batch(&emulator, dir.path(), &["--concurrency", "1"]);
-    until(&emulator, dir.path(), |r| count(r, "submitting") == 1).await;
+    until(&emulator, dir.path(), &mut first, |r| {
+        count(r, "submitting") == 1
+    })
+    .await;
     first.kill().expect("SIGKILL");
     first.wait().expect("reaped");
 
@@ -196,8 +215,11 @@ async fn ctrl_c_stops_a_batch_that_resumes_where_it_stopped() {
     let emulator = slow_emulator();
     let dir = tempfile::tempdir().expect("temp dir");
     write_batch(dir.path(), LINES);
-    let first = batch(&emulator, dir.path(), &["--concurrency", "2"]);
-    until(&emulator, dir.path(), |r| count(r, "submitted") >= 1).await;
+    let mut first = batch(&emulator, dir.path(), &["--concurrency", "2"]);
+    until(&emulator, dir.path(), &mut first, |r| {
+        count(r, "submitted") >= 1
+    })
+    .await;
     let signal = std::process::Command::new("kill")
         .args(["-INT", &first.id().to_string()])
         .status()

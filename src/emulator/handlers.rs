@@ -19,6 +19,9 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 use std::sync::atomic::Ordering;
 
+/// A submit: the request checked as RunComfy would (model, JSON, schema,
+/// media), the job shaped by any scripted job fault, paid from the wallet
+/// and queued; RunComfy's answer with its request id and URLs.
 pub(super) async fn submit(
     State(shared): SharedState,
     uri: axum::http::Uri,
@@ -29,14 +32,77 @@ pub(super) async fn submit(
         Ok(model) => model,
         Err(refused) => return refused.into_response(),
     };
-    let model_id = model.id;
-    let input: Value = match serde_json::from_slice(&body) {
-        Ok(input) => input,
-        Err(e) => {
-            let detail = json!([{"loc": ["body"], "msg": format!("body is not valid JSON: {e}"), "type": "json_invalid"}]);
-            return validation_failed(detail);
-        }
+    let (input, media) = match accepted_input(model, &body) {
+        Ok(accepted) => accepted,
+        Err(refused) => return refused.into_response(),
     };
+    let behaviour = behaviour_for(model, &input, fault.map(|f| f.0.0));
+    let fixture = Fixture::for_aspect_ratio(input.get("aspect_ratio").and_then(Value::as_str));
+    let video_seconds = model
+        .parsed()
+        .field_or_default(&input, "duration")
+        .as_ref()
+        .and_then(Value::as_f64)
+        .unwrap_or(5.0);
+    let run_time = shared
+        .config
+        .run_time_for(model.id)
+        .for_video_seconds(video_seconds);
+    let id = shared.new_request_id();
+    let job = NewJob {
+        id: id.clone(),
+        model_id: model.id,
+        input,
+        media,
+        behaviour,
+        fixture,
+    };
+    if let Err(refused) = pay_and_queue(&shared, job) {
+        return refused.into_response();
+    }
+    shared.spawn_job(id.clone(), run_time);
+    let base = &shared.bases.api;
+    axum::Json(json!({
+        "request_id": id,
+        "status_url": format!("{base}/v1/requests/{id}/status"),
+        "result_url": format!("{base}/v1/requests/{id}/result"),
+        "cancel_url": format!("{base}/v1/requests/{id}/cancel"),
+    }))
+    .into_response()
+}
+
+/// Why a submit made no job.
+enum SubmitRefused {
+    /// RunComfy's 422, with its `detail` list.
+    Invalid(Vec<Value>),
+    /// RunComfy's 402 (code 400002).
+    InsufficientBalance { price: f64, left: f64 },
+}
+
+impl IntoResponse for SubmitRefused {
+    fn into_response(self) -> Response {
+        match self {
+            Self::Invalid(detail) => validation_failed(Value::Array(detail)),
+            Self::InsufficientBalance { price, left } => error_response(
+                StatusCode::PAYMENT_REQUIRED,
+                Some(400002),
+                &format!(
+                    "insufficient balance: the job costs ${price:.4}, the balance is ${left:.4}"
+                ),
+            ),
+        }
+    }
+}
+
+/// The body as JSON that passes the model's schema and rules, and the
+/// media it carries inline.
+fn accepted_input(
+    model: &ModelDescriptor,
+    body: &[u8],
+) -> Result<(Value, Vec<super::ReceivedMedia>), SubmitRefused> {
+    let input: Value = serde_json::from_slice(body).map_err(|e| {
+        SubmitRefused::Invalid(vec![json!({"loc": ["body"], "msg": format!("body is not valid JSON: {e}"), "type": "json_invalid"})])
+    })?;
     if let Err(error) = model.validate_input(&input) {
         let detail: Vec<Value> = error
             .violations
@@ -51,36 +117,41 @@ pub(super) async fn submit(
                 json!({"loc": loc, "msg": v.to_string(), "type": v.rule.code(), "input": v.value})
             })
             .collect();
-        return validation_failed(Value::Array(detail));
+        return Err(SubmitRefused::Invalid(detail));
     }
+    let media = received_media(model, &input).map_err(SubmitRefused::Invalid)?;
+    Ok((input, media))
+}
 
-    let media = match received_media(model, &input) {
-        Ok(media) => media,
-        Err(detail) => return validation_failed(Value::Array(detail)),
-    };
+/// How the job will behave: as a scripted job fault says, costing the
+/// model's price for the request.
+fn behaviour_for(model: &ModelDescriptor, input: &Value, fault: Option<Fault>) -> JobBehaviour {
     let mut behaviour = JobBehaviour::default();
-    match fault.map(|f| f.0.0) {
+    match fault {
         Some(Fault::JobFails { message }) => behaviour.fails_with = Some(message),
         Some(Fault::AlternateSpellings) => behaviour.alternate_spellings = true,
         Some(Fault::UnknownStatus { status }) => behaviour.unknown_status = Some(status),
         _ => {}
     }
-    behaviour.cost_usd = model.estimate_cost(&input).map(|estimate| estimate.usd);
-    let fixture = Fixture::for_aspect_ratio(input.get("aspect_ratio").and_then(Value::as_str));
-    let video_seconds = model
-        .parsed()
-        .field_or_default(&input, "duration")
-        .as_ref()
-        .and_then(Value::as_f64)
-        .unwrap_or(5.0);
-    let run_time = shared
-        .config
-        .run_time_for(model_id)
-        .for_video_seconds(video_seconds);
-    let id = shared.new_request_id();
-    // Paid when accepted: the wallet is checked and charged under its lock
-    // with the job's creation, so that two submits never spend one dollar.
-    let price = behaviour.cost_usd.unwrap_or(0.0);
+    behaviour.cost_usd = model.estimate_cost(input).map(|estimate| estimate.usd);
+    behaviour
+}
+
+/// A job about to be accepted.
+struct NewJob {
+    id: String,
+    model_id: &'static str,
+    input: Value,
+    media: Vec<super::ReceivedMedia>,
+    behaviour: JobBehaviour,
+    fixture: Fixture,
+}
+
+/// Charges the wallet and queues the job, under the wallet's lock with the
+/// job's creation, so that two submits never spend one dollar; no job
+/// when the wallet cannot pay.
+fn pay_and_queue(shared: &Shared, job: NewJob) -> Result<(), SubmitRefused> {
+    let price = job.behaviour.cost_usd.unwrap_or(0.0);
     let mut wallet = shared.wallet.lock_or_recover();
     if let Some(left) = *wallet
         && left + 1e-9 < price
@@ -89,19 +160,15 @@ pub(super) async fn submit(
             .counters
             .insufficient_balance
             .fetch_add(1, Ordering::Relaxed);
-        return error_response(
-            StatusCode::PAYMENT_REQUIRED,
-            Some(400002),
-            &format!("insufficient balance: the job costs ${price:.4}, the balance is ${left:.4}"),
-        );
+        return Err(SubmitRefused::InsufficientBalance { price, left });
     }
     let duplicate = shared.store.lock_or_recover().insert(
-        id.clone(),
-        model_id,
-        input,
-        media,
-        behaviour,
-        fixture,
+        job.id,
+        job.model_id,
+        job.input,
+        job.media,
+        job.behaviour,
+        job.fixture,
     );
     if let Some(left) = wallet.as_mut() {
         *left = (*left - price).max(0.0);
@@ -117,16 +184,7 @@ pub(super) async fn submit(
         .counters
         .submits_accepted
         .fetch_add(1, Ordering::Relaxed);
-    shared.spawn_job(id.clone(), run_time);
-
-    let base = &shared.bases.api;
-    axum::Json(json!({
-        "request_id": id,
-        "status_url": format!("{base}/v1/requests/{id}/status"),
-        "result_url": format!("{base}/v1/requests/{id}/result"),
-        "cancel_url": format!("{base}/v1/requests/{id}/cancel"),
-    }))
-    .into_response()
+    Ok(())
 }
 
 /// The media a submit carries inline, decoded and checked as RunComfy

@@ -43,7 +43,8 @@ pub async fn run(global: &Global, args: &RunArgs, matches: &ArgMatches) -> Resul
     submit_and_follow(&ctx, model, body, &args.submit).await
 }
 
-/// Runs `body` on `model` as the flags ask.
+/// Runs `body` on `model` as the flags ask: checked, submitted, then
+/// followed to its result and delivered, unless `--no-wait`.
 async fn submit_and_follow(
     ctx: &Context,
     model: &'static ModelDescriptor,
@@ -61,48 +62,90 @@ async fn submit_and_follow(
 
     let mut interrupts = Interrupts::new();
     let display = Display::new(&ctx.out);
-    display.say(format!("submitting to {}", model.id));
-    let job = {
-        let submit = ctx.client.submit_json(model, &body);
-        tokio::pin!(submit);
-        loop {
-            tokio::select! {
-                submitted = &mut submit => break submitted,
-                () = interrupts.recv(), if !interrupts.seen() => {
-                    display.say("interrupted: waiting for the submit's answer (the job may exist)".into());
-                }
-            }
-        }
-    };
-    let job = match job {
+    let submitted = submit(ctx, model, &body, &display, &mut interrupts).await;
+    let job = match submitted {
         Ok(job) => job,
         Err(error) => {
             display.finish();
             return Err(error.into());
         }
     };
-    let id = job.request_id().to_string();
-    display.say(format!("{id} submitted"));
-    ctx.out
-        .event("submitted", json!({"request_id": id, "model_id": model.id}));
     if interrupts.seen() {
         display.finish();
         return Err(stop_after_interrupt(ctx, &job, None, &args.destination).await);
     }
     if args.no_wait {
         display.finish();
-        ctx.out.line(&id);
-        ctx.out.document(&json!({
-            "request_id": id,
-            "model_id": model.id,
-            "status": "submitted",
-            "estimate_usd": estimate.as_ref().map(|e| e.usd),
-        }));
+        report_submitted(ctx, model, &job, estimate.as_ref());
         return Ok(());
     }
+    let result = follow(ctx, &job, &display, &mut interrupts, args).await?;
+    deliver(
+        ctx,
+        model.id,
+        &result,
+        &args.destination,
+        args.no_download,
+        estimate,
+    )
+    .await
+}
 
-    let options = WaitOptions::new().deadline(args.timeout);
-    let events = job.watch(options);
+/// Sends the submit and waits for its answer even through Ctrl-C: once
+/// sent, the job may exist, and only the answer says its id.
+async fn submit(
+    ctx: &Context,
+    model: &'static ModelDescriptor,
+    body: &Value,
+    display: &Display,
+    interrupts: &mut Interrupts,
+) -> Result<Job<DynamicModel>, Error> {
+    display.say(format!("submitting to {}", model.id));
+    let submit = ctx.client.submit_json(model, body);
+    tokio::pin!(submit);
+    let job = loop {
+        tokio::select! {
+            submitted = &mut submit => break submitted?,
+            () = interrupts.recv(), if !interrupts.seen() => {
+                display.say("interrupted: waiting for the submit's answer (the job may exist)".into());
+            }
+        }
+    };
+    let id = job.request_id();
+    display.say(format!("{id} submitted"));
+    ctx.out
+        .event("submitted", json!({"request_id": id, "model_id": model.id}));
+    Ok(job)
+}
+
+/// `--no-wait`: the request id on its own line (or as a JSON document).
+fn report_submitted(
+    ctx: &Context,
+    model: &ModelDescriptor,
+    job: &Job<DynamicModel>,
+    estimate: Option<&CostEstimate>,
+) {
+    let id = job.request_id();
+    ctx.out.line(id);
+    ctx.out.document(&json!({
+        "request_id": id,
+        "model_id": model.id,
+        "status": "submitted",
+        "estimate_usd": estimate.map(|e| e.usd),
+    }));
+}
+
+/// Follows the job to its result, showing its progress; Ctrl-C stops
+/// following (see [`stop_after_interrupt`]).
+async fn follow(
+    ctx: &Context,
+    job: &Job<DynamicModel>,
+    display: &Display,
+    interrupts: &mut Interrupts,
+    args: &SubmitArgs,
+) -> Result<JobResult<Value>, Failure> {
+    let id = job.request_id().to_string();
+    let events = job.watch(WaitOptions::new().deadline(args.timeout));
     tokio::pin!(events);
     let mut last: Option<Status> = None;
     let outcome = loop {
@@ -121,7 +164,7 @@ async fn submit_and_follow(
             },
             () = interrupts.recv(), if !interrupts.seen() => {
                 display.finish();
-                return Err(stop_after_interrupt(ctx, &job, last.as_ref(), &args.destination).await);
+                return Err(stop_after_interrupt(ctx, job, last.as_ref(), &args.destination).await);
             }
         }
     };
@@ -130,16 +173,7 @@ async fn submit_and_follow(
         "finished",
         json!({"request_id": id, "status": finished_status(&outcome)}),
     );
-    let result = outcome.map_err(|error| with_resume_hint(ctx, error, &args.destination))?;
-    deliver(
-        ctx,
-        model.id,
-        &result,
-        &args.destination,
-        args.no_download,
-        estimate,
-    )
-    .await
+    outcome.map_err(|error| with_resume_hint(ctx, error, &args.destination))
 }
 
 /// How a wait ended, in a word: `completed`, `failed`, `cancelled`,
