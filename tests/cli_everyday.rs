@@ -8,6 +8,16 @@ use common::standalone::Standalone;
 use serde_json::Value;
 use std::time::Duration;
 
+/// Fails with the command's stderr unless it exited 0.
+fn assert_succeeded(output: &std::process::Output) {
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
 fn runcomfy() -> assert_cmd::Command {
     let mut command = assert_cmd::Command::cargo_bin("runcomfy").expect("built");
     command.timeout(Duration::from_secs(60));
@@ -133,12 +143,7 @@ fn events_stream_a_run_line_by_line_then_the_document() {
         ])
         .output()
         .expect("runs");
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert_succeeded(&output);
     assert!(
         output.stderr.is_empty(),
         "{}",
@@ -186,12 +191,7 @@ fn events_stream_a_batch_line_by_line() {
         ])
         .output()
         .expect("runs");
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert_succeeded(&output);
     let lines = json_lines(&output.stdout);
     for line in [1, 2] {
         let of_line: Vec<&str> = lines

@@ -7,7 +7,7 @@ use super::contract::{
 use super::faults::Fault;
 use super::files::file_response;
 use super::inject::InjectedFault;
-use super::jobs::{self, JobBehaviour};
+use super::jobs::{self, JobBehaviour, NewJob};
 use super::video::Fixture;
 use super::{LockOrRecover, Shared};
 use crate::ModelDescriptor;
@@ -137,16 +137,6 @@ fn behaviour_for(model: &ModelDescriptor, input: &Value, fault: Option<Fault>) -
     behaviour
 }
 
-/// A job about to be accepted.
-struct NewJob {
-    id: String,
-    model_id: &'static str,
-    input: Value,
-    media: Vec<super::ReceivedMedia>,
-    behaviour: JobBehaviour,
-    fixture: Fixture,
-}
-
 /// Charges the wallet and queues the job, under the wallet's lock with the
 /// job's creation, so that two submits never spend one dollar; no job
 /// when the wallet cannot pay.
@@ -162,14 +152,7 @@ fn pay_and_queue(shared: &Shared, job: NewJob) -> Result<(), SubmitRefused> {
             .fetch_add(1, Ordering::Relaxed);
         return Err(SubmitRefused::InsufficientBalance { price, left });
     }
-    let duplicate = shared.store.lock_or_recover().insert(
-        job.id,
-        job.model_id,
-        job.input,
-        job.media,
-        job.behaviour,
-        job.fixture,
-    );
+    let duplicate = shared.store.lock_or_recover().insert(job);
     if let Some(left) = wallet.as_mut() {
         *left = (*left - price).max(0.0);
     }

@@ -103,35 +103,39 @@ pub struct JobCounts {
     pub cancelled: u64,
 }
 
+/// A job about to be accepted.
+pub(crate) struct NewJob {
+    pub id: String,
+    pub model_id: &'static str,
+    pub input: Value,
+    pub media: Vec<super::ReceivedMedia>,
+    pub behaviour: JobBehaviour,
+    pub fixture: Fixture,
+}
+
 impl Store {
-    /// Adds an accepted job; true if the same model already accepted this
-    /// exact body (a submit sent twice).
-    pub(crate) fn insert(
-        &mut self,
-        id: String,
-        model_id: &'static str,
-        input: Value,
-        media: Vec<super::ReceivedMedia>,
-        behaviour: JobBehaviour,
-        fixture: Fixture,
-    ) -> bool {
-        let duplicate = !self.bodies_seen.insert(body_fingerprint(model_id, &input));
+    /// Queues an accepted job; true if the same model already accepted
+    /// this exact body (a submit sent twice).
+    pub(crate) fn insert(&mut self, new: NewJob) -> bool {
+        let duplicate = !self
+            .bodies_seen
+            .insert(body_fingerprint(new.model_id, &new.input));
         let seq = self.next_seq;
         self.next_seq += 1;
         self.queued.insert(seq);
         let job = Job {
-            id: id.clone(),
-            model_id,
-            input,
-            media,
+            id: new.id.clone(),
+            model_id: new.model_id,
+            input: new.input,
+            media: new.media,
             seq,
             state: Status::InQueue { position: None },
-            behaviour,
-            fixture,
+            behaviour: new.behaviour,
+            fixture: new.fixture,
             created_at: SystemTime::now(),
             finished_at: None,
         };
-        self.jobs.insert(id, job);
+        self.jobs.insert(new.id, job);
         duplicate
     }
 

@@ -320,13 +320,7 @@ impl Client {
     ) -> Result<Vec<PathBuf>, Error> {
         let path = path.as_ref();
         let request_id = &result.request_id;
-        let urls = result.urls();
-        if urls.is_empty() {
-            return Err(Error::MissingOutput {
-                request_id: request_id.clone(),
-                missing: "a file URL".into(),
-            });
-        }
+        let urls = file_urls(result)?;
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             tokio::fs::create_dir_all(parent)
                 .await
@@ -404,13 +398,7 @@ impl Client {
     ) -> Result<Vec<PathBuf>, Error> {
         let destination = destination.as_ref();
         let request_id = &result.request_id;
-        let urls = result.urls();
-        if urls.is_empty() {
-            return Err(Error::MissingOutput {
-                request_id: request_id.clone(),
-                missing: "a file URL".into(),
-            });
-        }
+        let urls = file_urls(result)?;
         tokio::fs::create_dir_all(destination)
             .await
             .map_err(|source| Error::Download {
@@ -442,6 +430,18 @@ fn url_text(value: Option<serde_json::Value>) -> Option<String> {
         serde_json::Value::String(url) => Some(url),
         _ => None,
     }
+}
+
+/// The result's file URLs; [`Error::MissingOutput`] if it has none.
+fn file_urls<O: serde::Serialize>(result: &JobResult<O>) -> Result<Vec<String>, Error> {
+    let urls = result.urls();
+    if urls.is_empty() {
+        return Err(Error::MissingOutput {
+            request_id: result.request_id.clone(),
+            missing: "a file URL".into(),
+        });
+    }
+    Ok(urls)
 }
 
 #[cfg(test)]

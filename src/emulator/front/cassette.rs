@@ -38,7 +38,7 @@ const KEPT_HEADERS: [&str; 5] = [
 ];
 
 /// Where an exchange came from (the corpus's `source` note).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub(crate) struct Source {
     /// What wrote it.
     pub(crate) recorded_by: String,
@@ -359,12 +359,7 @@ mod tests {
     #[test]
     fn exchanges_are_named_after_their_call_and_job() {
         let exchange = |method: &str, path: &str, body: Option<Value>| Exchange {
-            source: Source {
-                recorded_by: String::new(),
-                upstream: String::new(),
-                what: String::new(),
-                recorded_at: String::new(),
-            },
+            source: Source::default(),
             kind: String::new(),
             method: method.into(),
             path: path.into(),

@@ -197,12 +197,7 @@ mod tests {
         body: serde_json::Value,
     ) -> Exchange {
         Exchange {
-            source: Source {
-                recorded_by: String::new(),
-                upstream: String::new(),
-                what: String::new(),
-                recorded_at: String::new(),
-            },
+            source: Source::default(),
             kind: String::new(),
             method: method.into(),
             path: path.into(),
