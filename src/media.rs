@@ -377,7 +377,9 @@ pub(crate) fn inline(
     Ok(())
 }
 
-/// A `data:` URI's type and bytes, if it is a well-formed base64 one.
+/// A `data:` URI's type and bytes, if it is a well-formed base64 one (the
+/// emulator's check of what it receives).
+#[cfg(any(feature = "emulator", test))]
 pub(crate) fn decode_data_uri(uri: &str) -> Result<(String, Vec<u8>), String> {
     let rest = uri
         .get(..5)
