@@ -96,6 +96,41 @@ pub struct MediaField {
     pub list: bool,
 }
 
+impl MediaField {
+    /// The values `body` gives this field: its one value (index `None`),
+    /// or each item of its list (index `Some(i)`); none where it is absent.
+    pub fn values_in<'a>(&self, body: &'a Value) -> Vec<(Option<usize>, &'a Value)> {
+        match body.get(&self.name) {
+            Some(Value::Array(items)) => items
+                .iter()
+                .enumerate()
+                .map(|(i, v)| (Some(i), v))
+                .collect(),
+            Some(value) => vec![(None, value)],
+            None => Vec::new(),
+        }
+    }
+}
+
+/// The media values of `body` that are local paths (neither an `http(s)`
+/// URL nor a `data:` URI), named `field` or `field[i]` for a list's item
+/// (see [`ModelDescriptor::local_media_paths`](crate::ModelDescriptor::local_media_paths)).
+pub(crate) fn local_paths(fields: &[MediaField], body: &Value) -> Vec<String> {
+    let mut found = Vec::new();
+    for field in fields {
+        for (index, value) in field.values_in(body) {
+            let Some(text) = value.as_str() else { continue };
+            if matches!(MediaValue::of(text), MediaValue::LocalPath(_)) {
+                found.push(match index {
+                    Some(i) => format!("{}[{i}]", field.name),
+                    None => field.name.clone(),
+                });
+            }
+        }
+    }
+    found
+}
+
 /// Limits on media sent inline, checked before anything is sent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[must_use]
@@ -401,6 +436,7 @@ pub(crate) fn decode_data_uri(uri: &str) -> Result<(String, Vec<u8>), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     /// A 2×1 PNG.
     const PNG: &[u8] = &[
@@ -483,5 +519,24 @@ mod tests {
         assert!(decode_data_uri("data:image/png;base64,@@@").is_err());
         assert!(decode_data_uri("data:image/png;base64").is_err());
         assert!(decode_data_uri("https://x").is_err());
+    }
+
+    #[test]
+    fn local_paths_are_named_field_by_field_and_item_by_item() {
+        let fields = fields_of(&json!({"properties": {
+            "image_uri": {"x-runcomfy-format": "image_uri"},
+            "image_uris": {"x-runcomfy-format": "image_uris"},
+            "mask_uri": {"x-runcomfy-format": "image_uri"},
+            "absent_uri": {"x-runcomfy-format": "image_uri"},
+            "prompt": {"type": "string"},
+        }}));
+        let input = json!({
+            "image_uri": "./cat.png",
+            "image_uris": ["https://x/a.png", "/home/me/b.png", "data:image/png;base64,AA=="],
+            "mask_uri": "HTTPS://x/mask.png",
+            "prompt": "./not-a-media-field",
+        });
+        assert_eq!(local_paths(&fields, &input), ["image_uri", "image_uris[1]"]);
+        assert!(local_paths(&fields, &json!({"image_uris": []})).is_empty());
     }
 }

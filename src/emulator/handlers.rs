@@ -184,16 +184,7 @@ fn received_media(
     let mut received = Vec::new();
     let mut problems = Vec::new();
     for field in model.media_fields() {
-        let values: Vec<(Option<usize>, &Value)> = match input.get(&field.name) {
-            Some(Value::Array(items)) => items
-                .iter()
-                .enumerate()
-                .map(|(i, v)| (Some(i), v))
-                .collect(),
-            Some(value) => vec![(None, value)],
-            None => continue,
-        };
-        for (index, value) in values {
+        for (index, value) in field.values_in(input) {
             let Some(text) = value.as_str() else { continue };
             let mut loc = vec![json!("body"), json!(field.name)];
             loc.extend(index.map(|i| json!(i)));

@@ -243,6 +243,15 @@ impl ModelDescriptor {
         crate::media::fields_of(&self.parsed().input_schema)
     }
 
+    /// The media values of `body` that are local paths (neither an
+    /// `http(s)` URL nor a `data:` URI), named as `image_uri`, or
+    /// `image_uris[1]` for a list's item: what
+    /// [`inline_local_media`](Self::inline_local_media) would read, and
+    /// what RunComfy itself could never fetch.
+    pub fn local_media_paths(&self, body: &Value) -> Vec<String> {
+        crate::media::local_paths(&self.media_fields(), body)
+    }
+
     /// Replaces every local path in `body`'s media fields with the file as
     /// a `data:` URI (URLs and `data:` URIs stay as they are), then checks
     /// the whole request against `limits` (see [`crate::media`]).

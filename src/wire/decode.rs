@@ -298,16 +298,13 @@ pub(crate) fn queue_position(value: Option<&Value>) -> Option<u64> {
         // The range check keeps only what a u64 holds exactly.
         (n.is_finite() && n >= 0.0 && n < u64::MAX as f64).then(|| n.floor() as u64)
     }
-    match value? {
-        Value::Number(n) => n.as_u64().or_else(|| n.as_f64().and_then(whole)),
-        Value::String(s) => {
-            let s = s.trim();
-            s.parse::<u64>()
-                .ok()
-                .or_else(|| s.parse::<f64>().ok().and_then(whole))
-        }
+    let value = value?;
+    let exact = match value {
+        Value::Number(n) => n.as_u64(),
+        Value::String(s) => s.trim().parse::<u64>().ok(),
         _ => None,
-    }
+    };
+    exact.or_else(|| number(value).and_then(whole))
 }
 
 /// A failed job's code and message: RunComfy sends `{code, message}`

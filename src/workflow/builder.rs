@@ -282,29 +282,11 @@ impl ClientBuilder {
             .filter(|token| !token.expose_secret().trim().is_empty())
             .ok_or(ConfigError::MissingToken)?;
         let authorization = bearer_header(&token).ok_or(ConfigError::TokenNotHeaderSafe)?;
-        let invalid_base_url = |reason: String| ConfigError::InvalidBaseUrl {
-            url: self.base_url.clone(),
-            reason,
-        };
-        let origin = reqwest::Url::parse(self.base_url.trim())
-            .map_err(|e| invalid_base_url(e.to_string()))?;
-        if !matches!(origin.scheme(), "https" | "http") {
-            return Err(invalid_base_url("the scheme must be http or https".into()));
-        }
+        let origin = http_url(&self.base_url)?;
         let base_url = crate::wire::api_root(&origin);
         let core_api_base = match &self.core_api_base {
             Some(core) => {
-                let parsed =
-                    reqwest::Url::parse(core.trim()).map_err(|e| ConfigError::InvalidBaseUrl {
-                        url: core.clone(),
-                        reason: e.to_string(),
-                    })?;
-                if !matches!(parsed.scheme(), "https" | "http") {
-                    return Err(ConfigError::InvalidBaseUrl {
-                        url: core.clone(),
-                        reason: "the scheme must be http or https".into(),
-                    });
-                }
+                http_url(core)?;
                 core.trim().trim_end_matches('/').to_string()
             }
             None if base_url == DEFAULT_BASE_URL => DEFAULT_CORE_API_BASE.to_string(),
@@ -352,6 +334,20 @@ impl ClientBuilder {
             core_api_base,
         }))
     }
+}
+
+/// `url` parsed, if it is an `http(s)` URL; the reason it is not, naming
+/// it, otherwise.
+fn http_url(url: &str) -> Result<reqwest::Url, ConfigError> {
+    let invalid = |reason: String| ConfigError::InvalidBaseUrl {
+        url: url.to_string(),
+        reason,
+    };
+    let parsed = reqwest::Url::parse(url.trim()).map_err(|e| invalid(e.to_string()))?;
+    if !matches!(parsed.scheme(), "https" | "http") {
+        return Err(invalid("the scheme must be http or https".into()));
+    }
+    Ok(parsed)
 }
 
 #[cfg(test)]

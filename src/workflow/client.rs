@@ -322,15 +322,7 @@ impl Client {
         let request_id = &result.request_id;
         let urls = file_urls(result)?;
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            tokio::fs::create_dir_all(parent)
-                .await
-                .map_err(|source| Error::Download {
-                    request_id: request_id.clone(),
-                    source: DownloadError::Io {
-                        path: parent.to_path_buf(),
-                        source,
-                    },
-                })?;
+            create_folder(request_id, parent).await?;
         }
         let mut files = Vec::with_capacity(urls.len());
         for (index, url) in urls.iter().enumerate() {
@@ -399,15 +391,7 @@ impl Client {
         let destination = destination.as_ref();
         let request_id = &result.request_id;
         let urls = file_urls(result)?;
-        tokio::fs::create_dir_all(destination)
-            .await
-            .map_err(|source| Error::Download {
-                request_id: request_id.clone(),
-                source: DownloadError::Io {
-                    path: destination.to_path_buf(),
-                    source,
-                },
-            })?;
+        create_folder(request_id, destination).await?;
         let names = crate::download::distinct_file_names(&urls);
         let mut paths = Vec::with_capacity(urls.len());
         for (url, name) in urls.iter().zip(names) {
@@ -430,6 +414,19 @@ fn url_text(value: Option<serde_json::Value>) -> Option<String> {
         serde_json::Value::String(url) => Some(url),
         _ => None,
     }
+}
+
+/// Creates `folder` (and its parents) for job `request_id`'s files.
+async fn create_folder(request_id: &str, folder: &Path) -> Result<(), Error> {
+    tokio::fs::create_dir_all(folder)
+        .await
+        .map_err(|source| Error::Download {
+            request_id: request_id.to_string(),
+            source: DownloadError::Io {
+                path: folder.to_path_buf(),
+                source,
+            },
+        })
 }
 
 /// The result's file URLs; [`Error::MissingOutput`] if it has none.

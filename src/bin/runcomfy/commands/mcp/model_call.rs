@@ -6,7 +6,6 @@ use super::budget::Refusal;
 use rmcp::RoleServer;
 use rmcp::model::{CallToolResult, ProgressNotificationParam};
 use rmcp::service::RequestContext;
-use runcomfy::media::MediaValue;
 use runcomfy::{DynamicModel, Error, Job, ModelDescriptor, Status, WaitEvent, WaitOptions};
 use serde_json::{Value, json};
 
@@ -30,8 +29,7 @@ pub async fn run(
             json!({"violations": violations}),
         );
     }
-    let field_names: Vec<String> = model.media_fields().into_iter().map(|f| f.name).collect();
-    let paths = local_paths(field_names.iter().map(String::as_str), &input);
+    let paths = model.local_media_paths(&input);
     if !paths.is_empty() {
         return failure(
             "local_path_refused",
@@ -79,29 +77,6 @@ pub async fn run(
         }
     };
     follow(server, model, job, estimate, committed, context).await
-}
-
-/// The media fields (of `fields`) whose value, or one of whose items, is
-/// neither an `http(s)` URL nor a `data:` URI: a local path, which the
-/// server will not read for an agent (it could name any file) and
-/// RunComfy could never fetch. As `image_uris[1]` for a list's item.
-fn local_paths<'a>(fields: impl Iterator<Item = &'a str>, input: &Value) -> Vec<String> {
-    let is_path = |text: &str| matches!(MediaValue::of(text), MediaValue::LocalPath(_));
-    let mut found = Vec::new();
-    for field in fields {
-        match input.get(field) {
-            Some(Value::String(text)) if is_path(text) => found.push(field.to_string()),
-            Some(Value::Array(items)) => found.extend(
-                items
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, item)| item.as_str().is_some_and(is_path))
-                    .map(|(i, _)| format!("{field}[{i}]")),
-            ),
-            _ => {}
-        }
-    }
-    found
 }
 
 /// Waits for the job within the server's deadline, then answers.
@@ -208,26 +183,4 @@ pub fn failure(
     let mut result = CallToolResult::structured_error(body);
     result.content = vec![rmcp::model::ContentBlock::text(message)];
     result
-}
-
-#[cfg(test)]
-mod tests {
-    use super::local_paths;
-    use serde_json::json;
-
-    #[test]
-    fn local_paths_are_named_field_by_field_and_item_by_item() {
-        let input = json!({
-            "image_uri": "./cat.png",
-            "image_uris": ["https://x/a.png", "/home/me/b.png", "data:image/png;base64,AA=="],
-            "mask_uri": "HTTPS://x/mask.png",
-            "prompt": "./not-a-media-field",
-        });
-        let fields = ["image_uri", "image_uris", "mask_uri", "absent_uri"];
-        assert_eq!(
-            local_paths(fields.into_iter(), &input),
-            ["image_uri", "image_uris[1]"]
-        );
-        assert!(local_paths(["image_uris"].into_iter(), &json!({"image_uris": []})).is_empty());
-    }
 }
