@@ -6,6 +6,8 @@ mod transfer;
 
 #[cfg(fuzzing)]
 pub(crate) use naming::file_name_for;
+#[cfg(feature = "emulator")]
+pub(crate) use naming::safe_chars;
 pub(crate) use naming::{distinct_file_names, numbered_path};
 
 use reqwest::Url;

@@ -10,16 +10,7 @@ pub(crate) fn file_name_for(url: &Url) -> String {
         .path_segments()
         .and_then(|mut s| s.next_back())
         .unwrap_or_default();
-    let cleaned: String = segment
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
+    let cleaned = safe_chars(segment);
     // The last 100 characters (the extension is at the end), then no
     // leading dots: cutting can expose one, and a hidden file is no answer.
     let skip = cleaned.chars().count().saturating_sub(100);
@@ -30,6 +21,21 @@ pub(crate) fn file_name_for(url: &Url) -> String {
     } else {
         name.to_string()
     }
+}
+
+/// `text` with every character but `[A-Za-z0-9._-]` replaced by `_`: no
+/// separator, no control character, nothing a shell or a file system
+/// reads specially (a leading dot aside, which callers trim).
+pub(crate) fn safe_chars(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
 }
 
 /// Local names for files downloaded together into one folder: each URL's

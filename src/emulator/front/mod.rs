@@ -113,14 +113,20 @@ impl Front {
         self.drift.lock_or_recover().clone()
     }
 
+    /// `text` with every token seen replaced, where recording (a
+    /// recording session's logs and answers name no token).
+    fn scrub(&self, text: &str) -> String {
+        match &self.recorder {
+            Some(recorder) => recorder.scrub(text),
+            None => text.to_string(),
+        }
+    }
+
     fn note_drift(&self, call: &str, checked: &'static str, found: Vec<(String, String)>) {
         if found.is_empty() {
             return;
         }
-        let scrub = |text: &str| match &self.recorder {
-            Some(recorder) => recorder.scrub(text),
-            None => text.to_string(),
-        };
+        let scrub = |text: &str| self.scrub(text);
         let mut drift = self.drift.lock_or_recover();
         for (pointer, message) in found {
             let found = Drift {
@@ -279,11 +285,7 @@ async fn forward(shared: &Shared, front: &Front, incoming: Incoming) -> Response
                 .counters
                 .upstream_failures
                 .fetch_add(1, Ordering::Relaxed);
-            let message = format!("{error}");
-            let message = match &front.recorder {
-                Some(recorder) => recorder.scrub(&message),
-                None => message,
-            };
+            let message = front.scrub(&error.to_string());
             return error_response(StatusCode::BAD_GATEWAY, None, &message);
         }
     };
@@ -511,18 +513,7 @@ pub(crate) fn file_path_for(url: &str) -> String {
             u.path_segments()
                 .and_then(|mut s| s.rfind(|s| !s.is_empty()).map(String::from))
         })
-        .map(|segment| {
-            segment
-                .chars()
-                .map(|c| {
-                    if c.is_ascii_alphanumeric() || "._-".contains(c) {
-                        c
-                    } else {
-                        '_'
-                    }
-                })
-                .collect::<String>()
-        })
+        .map(|segment| crate::download::safe_chars(&segment))
         .filter(|name| !name.trim_matches('.').is_empty())
         .unwrap_or_else(|| "file".into());
     format!("/files/{key}/{name}")
@@ -548,42 +539,10 @@ pub(super) async fn file(
     }
     let fault = fault.map(|f| f.0.0);
     let path = uri.path().to_string();
-    if let Some(replay) = &front.replay {
-        // Files need no token: every recorded download may answer.
-        let asked = Asked {
-            method: "GET",
-            path: &path,
-            query: None,
-            body_sha256: None,
-            token_accepted: true,
-        };
-        if let Some(exchange) = replay.answer(&asked) {
-            front.counters.replayed.fetch_add(1, Ordering::Relaxed);
-            let bytes = match exchange.answer_bytes(&replay.cassette.dir) {
-                Ok(bytes) => Bytes::from(bytes),
-                Err(error) => {
-                    return error_response(
-                        StatusCode::INTERNAL_SERVER_ERROR,
-                        None,
-                        &format!("replay: the recorded file is missing: {error}"),
-                    );
-                }
-            };
-            if exchange.http_status != 200 {
-                return respond_status(exchange.http_status, bytes);
-            }
-            let content_type = exchange
-                .headers
-                .get("content-type")
-                .map_or("application/octet-stream", String::as_str);
-            return file_response(
-                bytes,
-                content_type,
-                &headers,
-                fault,
-                &shared.counters.bytes_served,
-            );
-        }
+    if let Some(replay) = &front.replay
+        && let Some(replayed) = replayed_file(&shared, replay, &path, &headers, fault.clone())
+    {
+        return replayed;
     }
     let url = front.file_urls.lock_or_recover().get(&path).cloned();
     let (Some(upstream), Some(url)) = (&front.upstream, url) else {
@@ -622,6 +581,51 @@ pub(super) async fn file(
         fault,
         &shared.counters.bytes_served,
     )
+}
+
+/// A result's file as the cassette recorded it, if it holds it (files
+/// need no token: every recorded download may answer).
+fn replayed_file(
+    shared: &Shared,
+    replay: &Replay,
+    path: &str,
+    headers: &HeaderMap,
+    fault: Option<super::faults::Fault>,
+) -> Option<Response> {
+    let asked = Asked {
+        method: "GET",
+        path,
+        query: None,
+        body_sha256: None,
+        token_accepted: true,
+    };
+    let exchange = replay.answer(&asked)?;
+    let front = shared.front.as_ref().expect("front mode");
+    front.counters.replayed.fetch_add(1, Ordering::Relaxed);
+    let bytes = match exchange.answer_bytes(&replay.cassette.dir) {
+        Ok(bytes) => Bytes::from(bytes),
+        Err(error) => {
+            return Some(error_response(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                None,
+                &format!("replay: the recorded file is missing: {error}"),
+            ));
+        }
+    };
+    if exchange.http_status != 200 {
+        return Some(respond_status(exchange.http_status, bytes));
+    }
+    let content_type = exchange
+        .headers
+        .get("content-type")
+        .map_or("application/octet-stream", String::as_str);
+    Some(file_response(
+        bytes,
+        content_type,
+        headers,
+        fault,
+        &shared.counters.bytes_served,
+    ))
 }
 
 fn respond_status(status: u16, body: Bytes) -> Response {

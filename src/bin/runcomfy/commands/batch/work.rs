@@ -186,59 +186,52 @@ impl Work {
         );
         let result = match outcome {
             Ok(result) => result,
-            Err(error @ Error::JobFailed { .. }) | Err(error @ Error::NotFound(_)) => {
-                return self.record(number, LineState::Failed, Some(&error.to_string()));
-            }
-            Err(error @ Error::JobCancelled { .. }) => {
-                return self.record(number, LineState::Cancelled, Some(&error.to_string()));
-            }
             Err(error) => {
-                // Still resumable: it keeps its request id.
-                return self.record(number, LineState::Submitted, Some(&error.to_string()));
+                return self.record(number, state_after(&error), Some(&error.to_string()));
             }
         };
         match self.download(number, &result).await {
-            Ok(files) => {
-                self.journal.mark_done(number, result.cost, &files)?;
-                for file in &files {
-                    self.progress.event(
-                        number,
-                        "file_saved",
-                        json!({"request_id": result.request_id, "path": file}),
-                    );
-                }
-                self.progress.event(
-                    number,
-                    "line_done",
-                    json!({"request_id": result.request_id, "state": "done", "files": files, "cost_usd": result.cost}),
-                );
-                // Now and then, what polling learned, so a killed run
-                // still leaves most of it.
-                if number.is_multiple_of(16)
-                    && let Some(learning) = &self.ctx.learning
-                {
-                    self.journal.save_learned(&learning.learned())?;
-                }
-                self.progress.say(
-                    number,
-                    format!(
-                        "done: {}",
-                        files
-                            .iter()
-                            .map(|f| f.display().to_string())
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    ),
-                );
-                self.progress.line_finished();
-                Ok(())
-            }
+            Ok(files) => self.done(number, &result, &files),
             Err(error) => self.record(
                 number,
                 LineState::Submitted,
                 Some(&format!("download: {error}")),
             ),
         }
+    }
+
+    /// A line whose files all arrived: journaled, reported, and now and
+    /// then what polling learned saved (so a killed run still leaves most
+    /// of it).
+    fn done(
+        &self,
+        number: u64,
+        result: &runcomfy::JobResult<Value>,
+        files: &[PathBuf],
+    ) -> Result<(), JournalError> {
+        self.journal.mark_done(number, result.cost, files)?;
+        for file in files {
+            self.progress.event(
+                number,
+                "file_saved",
+                json!({"request_id": result.request_id, "path": file}),
+            );
+        }
+        self.progress.event(
+            number,
+            "line_done",
+            json!({"request_id": result.request_id, "state": "done", "files": files, "cost_usd": result.cost}),
+        );
+        if number.is_multiple_of(16)
+            && let Some(learning) = &self.ctx.learning
+        {
+            self.journal.save_learned(&learning.learned())?;
+        }
+        let names: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
+        self.progress
+            .say(number, format!("done: {}", names.join(", ")));
+        self.progress.line_finished();
+        Ok(())
     }
 
     /// Downloads a line's files as `<line>.<ext>`, `<line>-2.<ext>`, ...; a
@@ -257,5 +250,45 @@ impl Work {
                 runcomfy::ExistingFiles::Keep,
             )
             .await
+    }
+}
+
+/// The state a line is left in when waiting for its job failed:
+///
+/// | error | state |
+/// |---|---|
+/// | the job failed, or RunComfy knows no such job | failed |
+/// | the job was cancelled | cancelled |
+/// | anything else (a deadline, the network) | submitted: still resumable, it keeps its request id |
+fn state_after(error: &Error) -> LineState {
+    match error {
+        Error::JobFailed { .. } | Error::NotFound(_) => LineState::Failed,
+        Error::JobCancelled { .. } => LineState::Cancelled,
+        _ => LineState::Submitted,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_line_stays_resumable_unless_its_job_ended() {
+        let failed = Error::JobFailed {
+            request_id: "r".into(),
+            code: None,
+            message: "boom".into(),
+            error: Box::new(serde_json::Value::Null),
+        };
+        let cancelled = Error::JobCancelled {
+            request_id: "r".into(),
+        };
+        let late = Error::NotFinished {
+            request_id: "r".into(),
+            status: runcomfy::Status::InProgress,
+        };
+        assert_eq!(state_after(&failed), LineState::Failed);
+        assert_eq!(state_after(&cancelled), LineState::Cancelled);
+        assert_eq!(state_after(&late), LineState::Submitted);
     }
 }
