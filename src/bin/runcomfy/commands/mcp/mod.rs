@@ -205,20 +205,7 @@ impl Server {
             Err(refused) => return invalid_request_id(&refused),
         };
         match job.result().await {
-            Ok(result) => {
-                let urls = result.urls();
-                answer(
-                    format!("{} completed: {}", result.request_id, urls.join(" ")),
-                    json!({
-                        "request_id": result.request_id,
-                        "status": "completed",
-                        "outputs": urls,
-                        "cost_usd": result.cost,
-                        "output": result.output,
-                        "finished_at": result.finished_at,
-                    }),
-                )
-            }
+            Ok(result) => completed(&result, json!({})),
             Err(Error::NotFinished { request_id, status }) => answer(
                 format!("{request_id} is {status}: not finished yet"),
                 json!({"request_id": request_id, "status": status.as_wire(), "finished": false}),
@@ -326,6 +313,28 @@ impl Server {
 /// A request id that cannot name a job: a tool error, nothing sent.
 fn invalid_request_id(error: &runcomfy::HandleError) -> CallToolResult {
     failure("invalid_request_id", error.to_string(), None, json!({}))
+}
+
+/// A completed job's answer: its output URLs, cost and output, with
+/// `extra` fields (what one call of a model's tool adds).
+pub fn completed(result: &runcomfy::JobResult<Value>, extra: Value) -> CallToolResult {
+    let urls = result.urls();
+    let mut text = format!("{} completed: {}", result.request_id, urls.join(" "));
+    if let Some(cost) = result.cost {
+        text.push_str(&format!(" (cost ${cost:.4})"));
+    }
+    let mut structure = json!({
+        "request_id": result.request_id,
+        "status": "completed",
+        "outputs": urls,
+        "cost_usd": result.cost,
+        "output": result.output,
+        "finished_at": result.finished_at,
+    });
+    if let (Value::Object(structure), Value::Object(extra)) = (&mut structure, extra) {
+        structure.extend(extra);
+    }
+    answer(text, structure)
 }
 
 /// A tool's answer: a line for people, the structure for programs.

@@ -132,23 +132,9 @@ async fn follow(
                 },
                 None => Vec::new(),
             };
-            let urls = result.urls();
-            let mut text = format!("{id} completed: {}", urls.join(" "));
-            if let Some(cost) = result.cost {
-                text.push_str(&format!(" (cost ${cost:.4})"));
-            }
-            super::answer(
-                text,
-                json!({
-                    "request_id": id,
-                    "model_id": model.id,
-                    "status": "completed",
-                    "outputs": urls,
-                    "files": files,
-                    "cost_usd": result.cost,
-                    "estimate_usd": estimate,
-                    "output": result.output,
-                }),
+            super::completed(
+                &result,
+                json!({"model_id": model.id, "files": files, "estimate_usd": estimate}),
             )
         }
         // The deadline: the job goes on, the agent resumes it.
