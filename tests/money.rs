@@ -194,14 +194,7 @@ async fn a_batch_that_runs_out_of_money_stops_and_a_rerun_sends_exactly_the_rest
     assert_eq!(counters["duplicate_submits"], 0);
 
     // Every file whole: its hash is the one the emulator served for it.
-    let jobs: Vec<Value> = common::http()
-        .get(format!("{}/_emulator/jobs", emulator.base))
-        .send()
-        .await
-        .expect("answers")
-        .json()
-        .await
-        .expect("JSON");
+    let jobs: Vec<Value> = emulator.jobs().await;
     for line in document["details"].as_array().expect("details") {
         let id = line["request_id"].as_str().expect("an id");
         let job = jobs

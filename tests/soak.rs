@@ -531,14 +531,7 @@ async fn through_the_batch(lines: usize) {
         }
     }
     let report = batch_report(&emulator, dir.path());
-    let jobs: Vec<Value> = common::http()
-        .get(format!("{}/_emulator/jobs", emulator.base))
-        .send()
-        .await
-        .expect("jobs")
-        .json()
-        .await
-        .expect("JSON");
+    let jobs: Vec<Value> = emulator.jobs().await;
     let counters = emulator.counters().await;
     let by_id: HashMap<&str, &Value> = jobs
         .iter()

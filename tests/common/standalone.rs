@@ -93,11 +93,21 @@ impl Standalone {
 
     /// Its counters (`GET /_emulator/counters`).
     pub async fn counters(&self) -> serde_json::Value {
+        self.admin("counters").await
+    }
+
+    /// Every job it holds (`GET /_emulator/jobs`).
+    pub async fn jobs(&self) -> Vec<serde_json::Value> {
+        serde_json::from_value(self.admin("jobs").await).expect("a list of jobs")
+    }
+
+    /// `GET /_emulator/{what}`, as JSON.
+    async fn admin(&self, what: &str) -> serde_json::Value {
         super::http()
-            .get(format!("{}/_emulator/counters", self.base))
+            .get(format!("{}/_emulator/{what}", self.base))
             .send()
             .await
-            .expect("counters answer")
+            .expect("the admin API answers")
             .json()
             .await
             .expect("JSON")
