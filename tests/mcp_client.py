@@ -1,5 +1,5 @@
 """Drives `runcomfy mcp` with the official Python MCP SDK (`mcp` on PyPI),
-an MCP client nobody here wrote. Run by tests/mcp.rs, which starts the
+an MCP client nobody here wrote. Run by tests/integration/mcp.rs, which starts the
 emulators and passes their addresses:
 
     RUNCOMFY_BIN    the runcomfy binary

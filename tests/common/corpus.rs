@@ -1,7 +1,7 @@
 //! The conformance corpus's reader and checker: every recorded answer of
 //! a folder, served byte for byte from a raw loopback server to the
 //! client's matching call, must decode to what the answer says (see
-//! `tests/recorded.rs`). Shared so that a session recorded by the
+//! `tests/integration/recorded.rs`). Shared so that a session recorded by the
 //! emulator can be checked as it is written.
 
 use super::raw_server::{RawServer, Reply, json, raw};

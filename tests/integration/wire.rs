@@ -9,7 +9,7 @@
 //! beyond the plain HTTP ones. The same again for a second, test-only model
 //! id with a different number of segments.
 
-mod common;
+use crate::common;
 
 use codegen::dialect;
 use common::raw_server::{RawRequest, RawServer, Reply, json};
@@ -139,7 +139,7 @@ fn the_seed_fixture_is_the_shared_seed_page() {
     let shared = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../shared/seed/000_1eb6ea4dd294a75f.txt");
     if let Ok(page) = std::fs::read_to_string(&shared) {
-        let fixture = include_str!("fixtures/seed-page.txt");
+        let fixture = include_str!("../fixtures/seed-page.txt");
         assert!(
             fixture.ends_with(&page) || fixture == page,
             "tests/fixtures/seed-page.txt no longer matches ../shared/seed"
@@ -158,7 +158,8 @@ async fn the_sdk_sends_what_the_seed_curl_commands_send() {
         "the seed's model id keeps its slashes"
     );
     let example: Input =
-        serde_json::from_str(include_str!("fixtures/kling-3.0-seed-example.json")).expect("JSON");
+        serde_json::from_str(include_str!("../fixtures/kling-3.0-seed-example.json"))
+            .expect("JSON");
     let job = client.submit(&example).await.expect("submits");
     assert_same_request("submit", &seed, &last(&server));
     assert_eq!(job.request_id(), ID);

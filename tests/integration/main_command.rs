@@ -3,13 +3,13 @@
 //! `cargo test` builds, with the README's arguments.
 #![cfg(feature = "cli")]
 
-mod common;
+use crate::common;
 
 use assert_cmd::Command;
 
 /// The README's first command line, after `cargo run --features cli --`.
 fn readme_arguments() -> Vec<String> {
-    let readme = include_str!("../README.md");
+    let readme = include_str!("../../README.md");
     let line = readme
         .lines()
         .find(|l| l.starts_with("cargo run --features cli -- generate"))

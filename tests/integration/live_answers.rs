@@ -2,7 +2,7 @@
 //! the real HTTP status in every error, auxiliary fields that never fail a
 //! call, a status value that stays strict.
 
-mod common;
+use crate::common;
 
 use common::raw_server::{RawServer, json};
 use runcomfy::{Client, DynamicModel, Error, ModelDescriptor, RetryPolicy, Status};

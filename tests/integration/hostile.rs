@@ -8,7 +8,7 @@
 //! NaN backoff factors) are tried on a paused clock in `src/polling.rs`'s
 //! tests, where no socket is involved.
 
-mod common;
+use crate::common;
 
 use common::download_failure;
 use common::raw_server::{RawRequest, RawServer, Reply, json, raw};

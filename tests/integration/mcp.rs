@@ -5,7 +5,7 @@
 //! emulators it runs against and reports what it printed.
 #![cfg(feature = "cli")]
 
-mod common;
+use crate::common;
 
 use common::standalone::Standalone;
 use std::path::{Path, PathBuf};

@@ -1,7 +1,7 @@
 //! The model catalogue, model info and job cost, against the emulator.
 #![cfg(feature = "emulator")]
 
-mod common;
+use crate::common;
 
 use common::{Api, MODEL, fast};
 use futures::StreamExt;

@@ -4,7 +4,7 @@
 //! raw to the emulator, bypassing the client's own check.
 #![cfg(feature = "emulator")]
 
-mod common;
+use crate::common;
 
 use common::{Api, fast};
 use proptest::prelude::*;

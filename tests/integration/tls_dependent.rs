@@ -8,7 +8,7 @@
 //! The program is built in a temporary folder, offline, into this build's
 //! target folder (its dependencies are already built there).
 
-mod common;
+use crate::common;
 
 use common::raw_server::{RawServer, json};
 use std::path::{Path, PathBuf};

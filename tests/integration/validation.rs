@@ -28,7 +28,7 @@ fn pair(path: &str, rule: &str) -> (String, String) {
 
 #[test]
 fn the_seed_example_body_serialises_to_exactly_the_seed_json() {
-    let seed_text = include_str!("fixtures/kling-3.0-seed-example.json");
+    let seed_text = include_str!("../fixtures/kling-3.0-seed-example.json");
     let seed: Value = serde_json::from_str(seed_text).expect("seed example is JSON");
     let input: Input = serde_json::from_value(seed.clone()).expect("seed example is an Input");
     input.validate().expect("the seed example is valid");

@@ -2,7 +2,7 @@
 //! fault mix, secrets, downloads.
 #![cfg(feature = "emulator")]
 
-mod common;
+use crate::common;
 
 use common::{assert_playable_mp4, download_failure, fast, fetch, one_busy_worker};
 use runcomfy::emulator::{Emulator, EmulatorConfig, Endpoint, Fault};

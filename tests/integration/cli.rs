@@ -3,7 +3,7 @@
 //! shapes, every exit code, Ctrl-C, `--max-cost`, the schema workflow.
 #![cfg(feature = "cli")]
 
-mod common;
+use crate::common;
 
 use common::standalone::Standalone;
 use serde_json::{Value, json};
@@ -416,7 +416,7 @@ async fn ctrl_c_cancels_a_queued_job_and_detaches_a_running_one() {
 async fn schema_pull_and_check_find_drift() {
     let changed = tempfile::tempdir().expect("temp dir");
     let mut schema: Value = serde_json::from_str(include_str!(
-        "../schema/models/kling/kling-3.0/standard/text-to-video/input.json"
+        "../../schema/models/kling/kling-3.0/standard/text-to-video/input.json"
     ))
     .expect("JSON");
     schema["properties"]["duration"]["maximum"] = json!(20);
@@ -446,7 +446,7 @@ async fn schema_pull_and_check_find_drift() {
             .expect("JSON")
     };
     let published: Value = serde_json::from_str(include_str!(
-        "../schema/models/kling/kling-3.0/standard/text-to-video/input.json"
+        "../../schema/models/kling/kling-3.0/standard/text-to-video/input.json"
     ))
     .expect("JSON");
     assert_eq!(read("input.json"), published, "exactly as published");

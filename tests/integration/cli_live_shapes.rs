@@ -4,7 +4,7 @@
 //! was only requested.
 #![cfg(feature = "cli")]
 
-mod common;
+use crate::common;
 
 use common::raw_server::{RawServer, json};
 use common::standalone::Standalone;

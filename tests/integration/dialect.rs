@@ -186,7 +186,7 @@ fn quirks_are_fixed_at_every_depth() {
 #[test]
 fn the_seed_schema_becomes_valid_json_schema() {
     let published: Value = serde_json::from_str(include_str!(
-        "../schema/models/kling/kling-3.0/standard/text-to-video/input.json"
+        "../../schema/models/kling/kling-3.0/standard/text-to-video/input.json"
     ))
     .expect("seed schema is JSON");
     let normalised = input(published);

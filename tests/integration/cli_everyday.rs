@@ -2,7 +2,7 @@
 //! the dynamic engine behind them), and `--events` for scripts.
 #![cfg(feature = "cli")]
 
-mod common;
+use crate::common;
 
 use common::standalone::Standalone;
 use serde_json::Value;

@@ -2,7 +2,7 @@
 //! out of money half way and a rerun after a top-up.
 #![cfg(feature = "cli")]
 
-mod common;
+use crate::common;
 
 use common::standalone::Standalone;
 use common::{Api, MODEL, fast, one_busy_worker};

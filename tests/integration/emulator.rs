@@ -2,7 +2,7 @@
 //! every fault.
 #![cfg(feature = "emulator")]
 
-mod common;
+use crate::common;
 
 use common::{Api, LIMIT, MODEL, assert_playable_mp4, fast, one_busy_worker};
 use futures::StreamExt;
@@ -442,7 +442,7 @@ async fn model_info_returns_the_published_schema() {
         .await;
     assert_eq!(code, 200);
     let published: Value = serde_json::from_str(include_str!(
-        "../schema/models/kling/kling-3.0/standard/text-to-video/input.json"
+        "../../schema/models/kling/kling-3.0/standard/text-to-video/input.json"
     ))
     .expect("JSON");
     assert_eq!(body["input_schema"], published);

@@ -5,7 +5,7 @@
 //! client; and from Rust with `EmulatorConfig`.
 #![cfg(feature = "cli")]
 
-mod common;
+use crate::common;
 
 use common::standalone::Standalone;
 use common::{MODEL, fast};

@@ -4,7 +4,7 @@
 //! say whether anything was submitted twice.
 #![cfg(feature = "cli")]
 
-mod common;
+use crate::common;
 
 use common::standalone::Standalone;
 use serde_json::{Value, json};

@@ -3,7 +3,7 @@
 //! emulator`), with real curl.
 #![cfg(feature = "cli")]
 
-mod common;
+use crate::common;
 
 use common::seed::{SEED_HOST, curl_arguments, seed_command, seed_curl_commands};
 use common::standalone::Standalone;
@@ -45,7 +45,8 @@ fn the_seed_page_has_the_four_queue_commands() {
     let body = &submit[submit.iter().position(|a| a == "--data").expect("--data") + 1];
     let body: Value = serde_json::from_str(body).expect("the --data body is JSON");
     let fixture: Value =
-        serde_json::from_str(include_str!("fixtures/kling-3.0-seed-example.json")).expect("JSON");
+        serde_json::from_str(include_str!("../fixtures/kling-3.0-seed-example.json"))
+            .expect("JSON");
     assert_eq!(body, fixture);
     assert_eq!(
         curl_arguments(&commands[3]),

@@ -17,7 +17,7 @@
 //! placeholder is replaced with a real id before serving; nothing else of
 //! a body is touched.
 
-mod common;
+use crate::common;
 
 use common::corpus::{
     Expected, Recording, TEMPLATE_ID, check_folder, corpus_dir, expectation, recordings,

@@ -4,7 +4,7 @@
 //! `tests/fixtures/recorded/`, not written here, so the emulator and the
 //! recordings can never drift apart silently.
 
-mod common;
+use crate::common;
 
 use common::{Api, fast, one_busy_worker};
 use runcomfy::emulator::{Emulator, Flavour};

@@ -2,7 +2,7 @@
 //! no client may exhaust it. Every case is bounded in count and time.
 #![cfg(feature = "emulator")]
 
-mod common;
+use crate::common;
 
 use common::fast;
 use runcomfy::emulator::{Emulator, EmulatorConfig, FaultScript};
@@ -149,6 +149,7 @@ async fn admin_routes_need_the_token_off_loopback() {
 }
 
 /// CPU time (user + system) of a process so far, from `/proc`.
+#[cfg(all(feature = "cli", target_os = "linux"))]
 fn cpu_seconds(pid: u32) -> Option<f64> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     let fields: Vec<&str> = stat.rsplit(')').next()?.split_whitespace().collect();

@@ -6,7 +6,7 @@
 //! figures over more jobs.
 
 #[allow(dead_code)]
-#[path = "../benches/figures/polling.rs"]
+#[path = "../../benches/figures/polling.rs"]
 mod polling;
 
 use polling::{Poller, SCENARIOS, simulate};
