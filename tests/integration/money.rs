@@ -164,9 +164,20 @@ async fn a_batch_that_runs_out_of_money_stops_and_a_rerun_sends_exactly_the_rest
     assert_eq!(code, Some(80), "{document}");
     let detail = &document["error"]["detail"];
     assert_eq!(detail["states"]["done"], 3, "{document}");
+    // Which two lines go unsent depends on which of two concurrent submits
+    // reaches the wallet first (line 4's can overtake line 3's): any two,
+    // as long as they are exactly the lines still pending.
+    let pending: Vec<Value> = detail["details"]
+        .as_array()
+        .expect("details")
+        .iter()
+        .filter(|line| line["state"] == "pending")
+        .map(|line| line["line"].clone())
+        .collect();
+    assert_eq!(pending.len(), 2, "{document}");
     assert_eq!(
         detail["not_sent_insufficient_balance"],
-        json!([4, 5]),
+        Value::Array(pending),
         "{document}"
     );
     let left = detail["balance_usd"].as_f64().expect("the balance");
