@@ -27,6 +27,11 @@ fn cargo_build(target_dir: &Path, release: bool, schema_dir: Option<&Path>) -> B
     let mut command = Command::new(env!("CARGO"));
     command
         .args(["build", "--offline", "--lib", "--timings", "--quiet"])
+        // What a project that depends on this crate builds with: cargo's
+        // default dev profile (full debug info), not this repository's own
+        // leaner `[profile.dev]`.
+        .args(["--config", "profile.dev.debug=true"])
+        .args(["--config", r#"profile.dev.package."*".debug=true"#])
         .current_dir(ROOT)
         .env("CARGO_TARGET_DIR", target_dir)
         .env_remove("RUSTFLAGS")
@@ -166,7 +171,8 @@ pub fn run(report: &mut Report) {
         "Build",
         &format!(
             "`cargo build --lib` with default features, from clean, in a target folder of its \
-             own (`--timings` for each unit's share); {deps} dependencies (normal and build, \
+             own (`--timings` for each unit's share), with cargo's default dev profile (full \
+             debug info) as a project that depends on this crate builds it; {deps} dependencies (normal and build, \
              deduplicated). Unit times overlap on 2 cores, so shares do not add up to the wall \
              time."
         ),
