@@ -19,6 +19,14 @@
 //! defaults. The docs' larger recommendations (50 MB images, 100 MB
 //! videos) concern files behind a URL, which RunComfy fetches itself.
 //!
+//! A program that reads paths it did not choose (an MCP server reading
+//! what an agent names) confines them to one folder with
+//! [`ModelDescriptor::inline_local_media_from`](crate::ModelDescriptor::inline_local_media_from):
+//! relative paths are taken from that folder, and a path that leads out
+//! of it, by `..` or by a symbolic link, is refused
+//! ([`MediaProblem::OutsideFolder`]) without telling whether the file
+//! exists.
+//!
 //! ```no_run
 //! use runcomfy::ModelDescriptor;
 //! use runcomfy::media::MediaLimits;
@@ -240,6 +248,12 @@ pub enum MediaProblem {
     /// An image whose size cannot be read from its header.
     #[error("cannot read the image's size: {0}")]
     UnreadableImage(String),
+    /// A path that leads out of the one folder files may be read from.
+    #[error("outside {}, the only folder files are read from", folder.display())]
+    OutsideFolder {
+        /// The folder.
+        folder: PathBuf,
+    },
 }
 
 /// How a media field's value is to be sent (see the table above).
@@ -372,10 +386,13 @@ pub(crate) fn fields_of(schema: &Value) -> Vec<MediaField> {
 /// Every local path in `body`'s media `fields` replaced with the file as a
 /// `data:` URI, then the whole request checked against `limits` (see
 /// [`ModelDescriptor::inline_local_media`](crate::ModelDescriptor::inline_local_media)).
+/// With a `folder`, files are read only from inside it (see
+/// [`confined`]).
 pub(crate) fn inline(
     fields: &[MediaField],
     body: &mut Value,
     limits: &MediaLimits,
+    folder: Option<&Path>,
 ) -> Result<(), MediaError> {
     let mut inlined = false;
     for field in fields {
@@ -389,10 +406,21 @@ pub(crate) fn inline(
         for value in values {
             let Some(text) = value.as_str() else { continue };
             if let MediaValue::LocalPath(path) = MediaValue::of(text) {
-                let uri = data_uri_from_file(path, field.kind, limits).map_err(|mut e| {
+                let in_field = |mut e: MediaError| {
                     e.field = Some(field.name.clone());
                     e
-                })?;
+                };
+                let path = match folder {
+                    Some(folder) => confined(folder, path).map_err(|problem| {
+                        in_field(MediaError {
+                            field: None,
+                            path: path.to_path_buf(),
+                            problem,
+                        })
+                    })?,
+                    None => path.to_path_buf(),
+                };
+                let uri = data_uri_from_file(&path, field.kind, limits).map_err(in_field)?;
                 *value = Value::String(uri);
                 inlined = true;
             }
@@ -410,6 +438,48 @@ pub(crate) fn inline(
         });
     }
     Ok(())
+}
+
+/// Where `path` leads when read from inside `folder`: relative paths are
+/// taken from `folder`, absolute ones kept, `..` folded away by the path's
+/// text, and the result must stay inside `folder` once symbolic links are
+/// followed.
+///
+/// A path that leaves the folder by its `..` alone is refused before the
+/// file system is asked, so the refusal says nothing about what exists
+/// outside.
+fn confined(folder: &Path, path: &Path) -> Result<PathBuf, MediaProblem> {
+    let root = folder.canonicalize().map_err(MediaProblem::Unreadable)?;
+    let outside = || MediaProblem::OutsideFolder {
+        folder: root.clone(),
+    };
+    let normal = lexically_normal(&root.join(path));
+    if !normal.starts_with(&root) {
+        return Err(outside());
+    }
+    let resolved = normal.canonicalize().map_err(MediaProblem::Unreadable)?;
+    if resolved.starts_with(&root) {
+        Ok(resolved)
+    } else {
+        Err(outside())
+    }
+}
+
+/// `path` with its `.` and `..` components folded away, without asking
+/// the file system (so symbolic links are not followed).
+fn lexically_normal(path: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut normal = PathBuf::new();
+    for component in path.components() {
+        match component {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                normal.pop();
+            }
+            other => normal.push(other),
+        }
+    }
+    normal
 }
 
 /// A `data:` URI's type and bytes, if it is a well-formed base64 one (the
@@ -538,5 +608,82 @@ mod tests {
         });
         assert_eq!(local_paths(&fields, &input), ["image_uri", "image_uris[1]"]);
         assert!(local_paths(&fields, &json!({"image_uris": []})).is_empty());
+    }
+
+    /// A folder with `inside/cat.png`, `secret.png` beside `inside`, and
+    /// (on unix) `inside/link.png` leading to the secret.
+    fn a_folder_and_a_secret() -> (tempfile::TempDir, PathBuf) {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let inside = dir.path().join("inside");
+        std::fs::create_dir(&inside).expect("mkdir");
+        std::fs::write(inside.join("cat.png"), PNG).expect("write");
+        std::fs::write(dir.path().join("secret.png"), PNG).expect("write");
+        #[cfg(unix)]
+        std::os::unix::fs::symlink(dir.path().join("secret.png"), inside.join("link.png"))
+            .expect("symlink");
+        (dir, inside)
+    }
+
+    fn inline_from(folder: &Path, value: &str) -> Result<Value, MediaError> {
+        let fields = fields_of(&json!({"properties": {
+            "image_uri": {"x-runcomfy-format": "image_uri"},
+        }}));
+        let mut body = json!({"image_uri": value});
+        inline(&fields, &mut body, &MediaLimits::default(), Some(folder)).map(|()| body)
+    }
+
+    #[test]
+    fn a_folder_confines_the_files_read_to_itself() {
+        let (dir, inside) = a_folder_and_a_secret();
+        for fine in [
+            "cat.png".to_string(),
+            "./cat.png".to_string(),
+            "sub/../cat.png".to_string(),
+            inside.join("cat.png").display().to_string(),
+        ] {
+            let body = inline_from(&inside, &fine).unwrap_or_else(|e| panic!("{fine}: {e}"));
+            assert!(
+                body["image_uri"]
+                    .as_str()
+                    .is_some_and(|uri| uri.starts_with("data:image/png;base64,")),
+                "{fine}"
+            );
+        }
+        let mut refused = vec![
+            "../secret.png".to_string(),
+            "../inside/../secret.png".to_string(),
+            dir.path().join("secret.png").display().to_string(),
+            "/etc/passwd".to_string(),
+        ];
+        if cfg!(unix) {
+            refused.push("link.png".to_string());
+        }
+        for path in refused {
+            let error = inline_from(&inside, &path).expect_err(&path);
+            assert!(
+                matches!(error.problem, MediaProblem::OutsideFolder { .. }),
+                "{path}: {error}"
+            );
+            assert_eq!(error.field.as_deref(), Some("image_uri"));
+            assert!(
+                error
+                    .to_string()
+                    .contains("the only folder files are read from"),
+                "{error}"
+            );
+        }
+    }
+
+    #[test]
+    fn outside_the_folder_existing_and_missing_files_are_refused_alike() {
+        let (_dir, inside) = a_folder_and_a_secret();
+        let there = inline_from(&inside, "../secret.png").expect_err("outside");
+        let not_there = inline_from(&inside, "../no-such-file.png").expect_err("outside");
+        assert_eq!(there.problem.to_string(), not_there.problem.to_string());
+        let missing_inside = inline_from(&inside, "no-such-file.png").expect_err("missing");
+        assert!(
+            matches!(missing_inside.problem, MediaProblem::Unreadable(_)),
+            "{missing_inside}"
+        );
     }
 }

@@ -19,6 +19,7 @@ use crate::validation::ValidationError;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
+use std::path::Path;
 
 /// A RunComfy model this crate has types for.
 ///
@@ -266,6 +267,29 @@ impl ModelDescriptor {
         body: &mut Value,
         limits: &MediaLimits,
     ) -> Result<(), MediaError> {
-        crate::media::inline(&self.media_fields(), body, limits)
+        crate::media::inline(&self.media_fields(), body, limits, None)
+    }
+
+    /// As [`inline_local_media`](Self::inline_local_media), but reads files
+    /// only from inside `folder`: for paths a program did not choose, such
+    /// as those an agent names.
+    ///
+    /// Relative paths are taken from `folder`, absolute ones must lie in
+    /// it, and a path that leads out of it, by `..` or by a symbolic link,
+    /// is refused with [`MediaProblem::OutsideFolder`](crate::media::MediaProblem::OutsideFolder).
+    /// A path that leaves by its `..` alone is refused before the file
+    /// system is asked, so the refusal tells nothing about files outside.
+    ///
+    /// # Errors
+    ///
+    /// The first [`MediaError`] met, as for `inline_local_media`; `body`
+    /// is then partly changed and must not be sent.
+    pub fn inline_local_media_from(
+        &self,
+        body: &mut Value,
+        folder: &Path,
+        limits: &MediaLimits,
+    ) -> Result<(), MediaError> {
+        crate::media::inline(&self.media_fields(), body, limits, Some(folder))
     }
 }

@@ -15,12 +15,17 @@ impl Standalone {
     /// Starts `runcomfy emulator --port 0` (unless `args` name a port)
     /// with `args` and waits for the line that says where it listens.
     pub fn start(args: &[&str]) -> Self {
+        Self::start_binary(std::path::Path::new(env!("CARGO_BIN_EXE_runcomfy")), args)
+    }
+
+    /// As [`start`](Self::start), with another build's `runcomfy` binary.
+    pub fn start_binary(binary: &std::path::Path, args: &[&str]) -> Self {
         let port: &[&str] = if args.contains(&"--port") {
             &[]
         } else {
             &["--port", "0"]
         };
-        let mut child = Command::new(env!("CARGO_BIN_EXE_runcomfy"))
+        let mut child = Command::new(binary)
             .arg("emulator")
             .args(port)
             .args(args)

@@ -11,6 +11,9 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+#[cfg(feature = "cli")]
+use crate::common::standalone::Standalone;
+
 const EXAMPLE: &str = r#"
 use runcomfy::models::acme::flux_edit::v1::{Input, OutputFormat, Size, V1};
 use runcomfy::{Model, ModelDescriptor, Validate};
@@ -136,13 +139,13 @@ fn a_user_schema_folder_yields_a_typed_module_and_a_command() {
     );
     assert!(stdout.contains("models: 2"), "{stdout}");
 
-    if cfg!(feature = "cli") {
-        the_command_line_runs_the_new_model(&copy, target, &user_models);
-    }
+    #[cfg(feature = "cli")]
+    the_command_line_runs_the_new_model(&copy, target, &user_models);
 }
 
 /// `run acme/flux-edit/v1` with flags from its schema, against the copy's
 /// in-process emulator; no Rust was written for the model.
+#[cfg(feature = "cli")]
 fn the_command_line_runs_the_new_model(copy: &Path, target: &Path, user_models: &Path) {
     let cli = |args: &[&str]| {
         Command::new(env!("CARGO"))
@@ -226,6 +229,7 @@ fn the_command_line_runs_the_new_model(copy: &Path, target: &Path, user_models: 
 }
 
 /// A 2×1 PNG.
+#[cfg(feature = "cli")]
 const PNG: &[u8] = &[
     0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A, 0x00, 0x00, 0x00, 0x0D, 0x49, 0x48, 0x44, 0x52,
     0x00, 0x00, 0x00, 0x02, 0x00, 0x00, 0x00, 0x01, 0x08, 0x02, 0x00, 0x00, 0x00, 0x7B, 0x40, 0xE8,
@@ -238,29 +242,11 @@ const PNG: &[u8] = &[
 /// standalone emulator: the file goes inline as a `data:` URI of its
 /// content's type; a file too large or not an image is refused before
 /// anything is sent; the emulator refuses a bare path.
+#[cfg(feature = "cli")]
 fn local_files_go_inline(binary: &Path) {
-    use std::io::BufRead;
-    let mut emulator = Command::new(binary)
-        .args([
-            "emulator",
-            "--port",
-            "0",
-            "--time-scale",
-            "10000",
-            "--quiet",
-        ])
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .expect("the copy's emulator starts");
-    let mut line = String::new();
-    std::io::BufReader::new(emulator.stdout.as_mut().expect("piped"))
-        .read_line(&mut line)
-        .expect("it prints its address");
-    let base = line
-        .split_whitespace()
-        .find(|w| w.starts_with("http://"))
-        .expect("an address")
-        .to_string();
+    // Killed on drop, so that a failed assertion leaves no process behind.
+    let emulator = Standalone::start_binary(binary, &["--time-scale", "10000", "--quiet"]);
+    let base = emulator.base.clone();
     let dir = tempfile::tempdir().expect("temp dir");
     std::fs::write(dir.path().join("cat.png"), PNG).expect("write");
     let mut huge = PNG.to_vec();
@@ -347,6 +333,157 @@ fn local_files_go_inline(binary: &Path) {
         .output()
         .expect("curl runs");
     assert_eq!(String::from_utf8_lossy(&refused.stdout), "422");
-    let _ = emulator.kill();
-    let _ = emulator.wait();
+
+    an_agent_reads_media_only_from_the_media_dir(binary, &base, &get);
+}
+
+/// `runcomfy mcp` over stdio, spoken to line by line as an MCP client does.
+#[cfg(feature = "cli")]
+struct McpSession {
+    child: std::process::Child,
+    lines: std::io::Lines<std::io::BufReader<std::process::ChildStdout>>,
+    next_id: u64,
+}
+
+#[cfg(feature = "cli")]
+impl McpSession {
+    fn start(binary: &Path, base: &str, args: &[&str]) -> Self {
+        use std::io::BufRead;
+        let mut child = Command::new(binary)
+            .arg("mcp")
+            .args(args)
+            .env("RUNCOMFY_BASE_URL", base)
+            .env("RUNCOMFY_TOKEN", "emulator-token")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("the MCP server starts");
+        let lines = std::io::BufReader::new(child.stdout.take().expect("piped")).lines();
+        let mut session = Self {
+            child,
+            lines,
+            next_id: 1,
+        };
+        session.request(
+            "initialize",
+            serde_json::json!({
+                "protocolVersion": "2025-06-18",
+                "capabilities": {},
+                "clientInfo": {"name": "extra-model-test", "version": "0"},
+            }),
+        );
+        session.send(&serde_json::json!({"jsonrpc": "2.0", "method": "notifications/initialized"}));
+        session
+    }
+
+    fn send(&mut self, message: &serde_json::Value) {
+        use std::io::Write;
+        let stdin = self.child.stdin.as_mut().expect("piped");
+        writeln!(stdin, "{message}").expect("the server reads");
+        stdin.flush().expect("flush");
+    }
+
+    /// Sends a request and returns its answer's `result`.
+    fn request(&mut self, method: &str, params: serde_json::Value) -> serde_json::Value {
+        let id = self.next_id;
+        self.next_id += 1;
+        self.send(
+            &serde_json::json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}),
+        );
+        loop {
+            let line = self
+                .lines
+                .next()
+                .expect("the server answers before it exits")
+                .expect("a line");
+            let message: serde_json::Value = serde_json::from_str(&line).expect("JSON-RPC");
+            if message["id"] == id {
+                return message["result"].clone();
+            }
+        }
+    }
+
+    /// Calls the new model's tool with `image_uri` and returns the
+    /// tool's structured answer, with `isError` beside it.
+    fn edit(&mut self, image_uri: &str) -> serde_json::Value {
+        let result = self.request(
+            "tools/call",
+            serde_json::json!({
+                "name": "acme_flux-edit_v1",
+                "arguments": {"prompt": "make it blue", "image_uri": image_uri},
+            }),
+        );
+        let mut answer = result["structuredContent"].clone();
+        answer["isError"] = result["isError"].clone();
+        answer
+    }
+}
+
+#[cfg(feature = "cli")]
+impl Drop for McpSession {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// An agent's local paths: refused unless the server was started with
+/// `--media-dir`, then read from that folder only (a path leading out of
+/// it, by `..` or a symbolic link, is refused), with nothing sent for a
+/// refusal.
+#[cfg(feature = "cli")]
+fn an_agent_reads_media_only_from_the_media_dir(
+    binary: &Path,
+    base: &str,
+    get: &dyn Fn(&str) -> serde_json::Value,
+) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let media = dir.path().join("media");
+    std::fs::create_dir(&media).expect("mkdir");
+    std::fs::write(media.join("cat.png"), PNG).expect("write");
+    std::fs::write(dir.path().join("secret.png"), PNG).expect("write");
+    #[cfg(unix)]
+    std::os::unix::fs::symlink(dir.path().join("secret.png"), media.join("link.png"))
+        .expect("symlink");
+    let submits = || get("/_emulator/counters")["requests"]["submit"].clone();
+
+    let mut closed = McpSession::start(binary, base, &[]);
+    let before = submits();
+    let refused = closed.edit("cat.png");
+    assert_eq!(refused["isError"], true, "{refused}");
+    assert_eq!(refused["error"], "local_path_refused", "{refused}");
+    assert_eq!(submits(), before, "nothing sent");
+    drop(closed);
+
+    let media_dir = media.display().to_string();
+    let mut open = McpSession::start(binary, base, &["--media-dir", &media_dir, "--wait", "1m"]);
+    let mut outside = vec!["../secret.png"];
+    if cfg!(unix) {
+        outside.push("link.png");
+    }
+    for path in outside {
+        let refused = open.edit(path);
+        assert_eq!(refused["error"], "media_refused", "{path}: {refused}");
+        let message = refused["message"].as_str().expect("a message");
+        assert!(
+            message.contains("the only folder files are read from")
+                && message.contains("nothing was sent"),
+            "{message}"
+        );
+    }
+    assert_eq!(submits(), before, "nothing sent");
+
+    let done = open.edit("cat.png");
+    assert_eq!(done["isError"], false, "{done}");
+    assert!(done["request_id"].is_string(), "{done}");
+    let jobs = get("/_emulator/jobs");
+    let job = jobs
+        .as_array()
+        .expect("jobs")
+        .iter()
+        .find(|j| j["request_id"] == done["request_id"])
+        .expect("the tool's job");
+    let sent = job["input"]["image_uri"].as_str().expect("the value sent");
+    assert!(sent.starts_with("data:image/png;base64,"), "{sent}");
 }

@@ -69,3 +69,28 @@ fn an_mcp_client_runs_models_within_the_money_rules_and_never_sees_the_token() {
     );
     assert!(stdout.contains("ok: "), "{stdout}");
 }
+
+#[test]
+fn a_media_dir_that_is_not_a_folder_stops_the_server_before_it_starts() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("a-file.png");
+    std::fs::write(&file, b"x").expect("write");
+    for (media_dir, says) in [
+        (dir.path().join("missing"), "No such file"),
+        (file, "not a folder"),
+    ] {
+        let output = Command::new(env!("CARGO_BIN_EXE_runcomfy"))
+            .args(["mcp", "--emulator", "--media-dir"])
+            .arg(&media_dir)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .expect("runs");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(64), "{stderr}");
+        assert!(
+            stderr.contains("--media-dir") && stderr.contains(says),
+            "{stderr}"
+        );
+        assert!(output.stdout.is_empty(), "nothing on the protocol's stream");
+    }
+}

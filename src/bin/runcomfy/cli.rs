@@ -158,6 +158,12 @@ pub struct McpArgs {
     /// the tool's answer.
     #[arg(long, value_name = "DIR")]
     pub download_dir: Option<PathBuf>,
+    /// Read the local files that calls name in media fields from DIR, and
+    /// only from it: relative paths are taken from DIR, and a path leading
+    /// out of it (by .. or a symbolic link) is refused. Without it, a
+    /// local path is refused: give a URL or a data: URI.
+    #[arg(long, value_name = "DIR")]
+    pub media_dir: Option<PathBuf>,
     /// How long a model's tool waits for its job before answering with the
     /// request id and status (the job goes on).
     #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration, default_value = "10m")]

@@ -39,6 +39,8 @@ pub struct Shared {
     client: Client,
     budget: Budget,
     download_dir: Option<PathBuf>,
+    /// The one folder local media files are read from (`--media-dir`).
+    media_dir: Option<PathBuf>,
     wait: Duration,
     tools: Vec<Tool>,
 }
@@ -57,11 +59,13 @@ impl std::ops::Deref for Server {
 /// `runcomfy mcp`.
 pub async fn run(global: &Global, args: &McpArgs) -> Result<(), Failure> {
     // stdout is the protocol's (stdio): everything else goes to stderr.
+    let media_dir = args.media_dir.as_deref().map(media_folder).transpose()?;
     let ctx = Context::new(global, &args.client).await?;
     let server = Server(Arc::new(Shared {
         client: ctx.client.clone(),
         budget: Budget::new(args.max_cost_per_call, args.budget),
         download_dir: args.download_dir.clone(),
+        media_dir,
         wait: args.wait,
         tools: tools::all(),
     }));
@@ -71,6 +75,21 @@ pub async fn run(global: &Global, args: &McpArgs) -> Result<(), Failure> {
     }
     // `ctx` (and an in-process emulator with it) lives until here.
     .map(|()| drop(ctx))
+}
+
+/// `--media-dir`, checked to be a folder before the server starts.
+fn media_folder(dir: &std::path::Path) -> Result<PathBuf, Failure> {
+    match dir.canonicalize() {
+        Ok(folder) if folder.is_dir() => Ok(folder),
+        Ok(_) => Err(Failure::new(
+            Kind::Usage,
+            format!("--media-dir {}: not a folder", dir.display()),
+        )),
+        Err(e) => Err(Failure::new(
+            Kind::Usage,
+            format!("--media-dir {}: {e}", dir.display()),
+        )),
+    }
 }
 
 async fn serve_stdio(server: Server) -> Result<(), Failure> {

@@ -6,8 +6,42 @@ use super::budget::Refusal;
 use rmcp::RoleServer;
 use rmcp::model::{CallToolResult, ProgressNotificationParam};
 use rmcp::service::RequestContext;
+use runcomfy::media::MediaLimits;
 use runcomfy::{DynamicModel, Error, Job, ModelDescriptor, Status, WaitEvent, WaitOptions};
 use serde_json::{Value, json};
+
+/// `input` with its local media files read from `--media-dir` and put
+/// inline; without that folder, any local path is refused.
+fn local_media(
+    server: &Server,
+    model: &ModelDescriptor,
+    mut input: Value,
+) -> Result<Value, Box<CallToolResult>> {
+    let Some(folder) = &server.media_dir else {
+        let paths = model.local_media_paths(&input);
+        if paths.is_empty() {
+            return Ok(input);
+        }
+        return Err(Box::new(failure(
+            "local_path_refused",
+            format!(
+                "{} hold a local path; this server reads no files unless started with --media-dir: give an http(s) URL or a data: URI; nothing was sent",
+                paths.join(", ")
+            ),
+            None,
+            json!({"fields": paths}),
+        )));
+    };
+    match model.inline_local_media_from(&mut input, folder, &MediaLimits::default()) {
+        Ok(()) => Ok(input),
+        Err(error) => Err(Box::new(failure(
+            "media_refused",
+            format!("{error}; nothing was sent"),
+            None,
+            json!({"field": error.field}),
+        ))),
+    }
+}
 
 /// Runs `model` on `input`, as the tool's description says.
 pub async fn run(
@@ -16,6 +50,12 @@ pub async fn run(
     input: Value,
     context: &RequestContext<RoleServer>,
 ) -> CallToolResult {
+    // As the command line does: files inline first, then the request that
+    // would be sent is validated.
+    let input = match local_media(server, model, input) {
+        Ok(input) => input,
+        Err(refused) => return *refused,
+    };
     if let Err(error) = model.validate_input(&input) {
         let violations: Vec<Value> = error
             .violations
@@ -27,18 +67,6 @@ pub async fn run(
             format!("{error}; nothing was sent"),
             None,
             json!({"violations": violations}),
-        );
-    }
-    let paths = model.local_media_paths(&input);
-    if !paths.is_empty() {
-        return failure(
-            "local_path_refused",
-            format!(
-                "{} hold a local path; this server does not read files an agent names: give an http(s) URL or a data: URI; nothing was sent",
-                paths.join(", ")
-            ),
-            None,
-            json!({"fields": paths}),
         );
     }
     let estimate = model.estimate_cost(&input).map(|e| e.usd);
