@@ -304,8 +304,18 @@ pub fn data_uri_from_file(
         problem,
     };
     let bytes = std::fs::read(path).map_err(|e| failed(MediaProblem::Unreadable(e)))?;
-    let mime = checked_mime(&bytes, kind, limits).map_err(failed)?;
-    let encoded = base64::engine::general_purpose::STANDARD.encode(&bytes);
+    data_uri_of(&bytes, kind, limits).map_err(failed)
+}
+
+/// `bytes` as a `data:` URI of their content's type, checked to be `kind`
+/// and within `limits`.
+fn data_uri_of(
+    bytes: &[u8],
+    kind: MediaKind,
+    limits: &MediaLimits,
+) -> Result<String, MediaProblem> {
+    let mime = checked_mime(bytes, kind, limits)?;
+    let encoded = base64::engine::general_purpose::STANDARD.encode(bytes);
     Ok(format!("data:{mime};base64,{encoded}"))
 }
 
@@ -387,7 +397,7 @@ pub(crate) fn fields_of(schema: &Value) -> Vec<MediaField> {
 /// `data:` URI, then the whole request checked against `limits` (see
 /// [`ModelDescriptor::inline_local_media`](crate::ModelDescriptor::inline_local_media)).
 /// With a `folder`, files are read only from inside it (see
-/// [`confined`]).
+/// [`read_confined`]).
 pub(crate) fn inline(
     fields: &[MediaField],
     body: &mut Value,
@@ -406,21 +416,20 @@ pub(crate) fn inline(
         for value in values {
             let Some(text) = value.as_str() else { continue };
             if let MediaValue::LocalPath(path) = MediaValue::of(text) {
-                let in_field = |mut e: MediaError| {
-                    e.field = Some(field.name.clone());
-                    e
-                };
-                let path = match folder {
-                    Some(folder) => confined(folder, path).map_err(|problem| {
-                        in_field(MediaError {
+                let uri = match folder {
+                    Some(folder) => read_confined(folder, path)
+                        .and_then(|bytes| data_uri_of(&bytes, field.kind, limits))
+                        .map_err(|problem| MediaError {
                             field: None,
                             path: path.to_path_buf(),
                             problem,
-                        })
-                    })?,
-                    None => path.to_path_buf(),
-                };
-                let uri = data_uri_from_file(&path, field.kind, limits).map_err(in_field)?;
+                        }),
+                    None => data_uri_from_file(path, field.kind, limits),
+                }
+                .map_err(|mut e| {
+                    e.field = Some(field.name.clone());
+                    e
+                })?;
                 *value = Value::String(uri);
                 inlined = true;
             }
@@ -440,33 +449,64 @@ pub(crate) fn inline(
     Ok(())
 }
 
-/// Where `path` leads when read from inside `folder`: relative paths are
-/// taken from `folder`, absolute ones kept, `..` folded away by the path's
-/// text, and the result must stay inside `folder` once symbolic links are
-/// followed.
+/// The file at `path`, read from inside `folder` only: relative paths are
+/// taken from `folder`, absolute ones must lie in it, and neither `..` nor
+/// a symbolic link may lead out of it.
 ///
-/// A path that leaves the folder by its `..` alone is refused before the
-/// file system is asked, so the refusal says nothing about what exists
-/// outside.
-fn confined(folder: &Path, path: &Path) -> Result<PathBuf, MediaProblem> {
+/// A path whose `..` alone leave the folder is refused before the file
+/// system is asked, so the refusal says nothing about what exists
+/// outside. The read itself is confined by `cap-std` (`openat2` with
+/// `RESOLVE_BENEATH` where Linux has it), so a symbolic link swapped in
+/// after any check cannot lead out either.
+fn read_confined(folder: &Path, path: &Path) -> Result<Vec<u8>, MediaProblem> {
     let root = folder.canonicalize().map_err(MediaProblem::Unreadable)?;
     let outside = || MediaProblem::OutsideFolder {
         folder: root.clone(),
     };
-    let normal = lexically_normal(&root.join(path));
-    if !normal.starts_with(&root) {
+    let relative = if path.is_absolute() {
+        lexically_normal(path)
+            .strip_prefix(&root)
+            .map(Path::to_path_buf)
+            .map_err(|_| outside())?
+    } else {
+        path.to_path_buf()
+    };
+    if !stays_inside(&relative) {
         return Err(outside());
     }
-    let resolved = normal.canonicalize().map_err(MediaProblem::Unreadable)?;
-    if resolved.starts_with(&root) {
-        Ok(resolved)
-    } else {
-        Err(outside())
-    }
+    let dir = cap_std::fs::Dir::open_ambient_dir(&root, cap_std::ambient_authority())
+        .map_err(MediaProblem::Unreadable)?;
+    dir.read(&relative).map_err(|e| {
+        // cap-std's refusal of an escape is the one permission error that
+        // does not come from the operating system.
+        if e.kind() == std::io::ErrorKind::PermissionDenied && e.raw_os_error().is_none() {
+            outside()
+        } else {
+            MediaProblem::Unreadable(e)
+        }
+    })
 }
 
-/// `path` with its `.` and `..` components folded away, without asking
-/// the file system (so symbolic links are not followed).
+/// Whether a relative path's `..` never climb above where it starts.
+fn stays_inside(path: &Path) -> bool {
+    use std::path::Component;
+    let mut depth = 0_usize;
+    for component in path.components() {
+        match component {
+            Component::Normal(_) => depth += 1,
+            Component::CurDir => {}
+            Component::ParentDir => match depth.checked_sub(1) {
+                Some(up) => depth = up,
+                None => return false,
+            },
+            Component::RootDir | Component::Prefix(_) => return false,
+        }
+    }
+    true
+}
+
+/// An absolute `path` with its `.` and `..` components folded away by its
+/// text alone (symbolic links are not followed).
 fn lexically_normal(path: &Path) -> PathBuf {
     use std::path::Component;
     let mut normal = PathBuf::new();
@@ -610,17 +650,21 @@ mod tests {
         assert!(local_paths(&fields, &json!({"image_uris": []})).is_empty());
     }
 
-    /// A folder with `inside/cat.png`, `secret.png` beside `inside`, and
-    /// (on unix) `inside/link.png` leading to the secret.
+    /// A folder with `inside/cat.png` and `inside/sub/`, `secret.png` beside `inside`, and
+    /// (on unix) `inside/link.png` leading to the secret and
+    /// `inside/alias.png` to the cat.
     fn a_folder_and_a_secret() -> (tempfile::TempDir, PathBuf) {
         let dir = tempfile::tempdir().expect("temp dir");
         let inside = dir.path().join("inside");
-        std::fs::create_dir(&inside).expect("mkdir");
+        std::fs::create_dir_all(inside.join("sub")).expect("mkdir");
         std::fs::write(inside.join("cat.png"), PNG).expect("write");
         std::fs::write(dir.path().join("secret.png"), PNG).expect("write");
         #[cfg(unix)]
-        std::os::unix::fs::symlink(dir.path().join("secret.png"), inside.join("link.png"))
-            .expect("symlink");
+        {
+            std::os::unix::fs::symlink(dir.path().join("secret.png"), inside.join("link.png"))
+                .expect("symlink");
+            std::os::unix::fs::symlink("cat.png", inside.join("alias.png")).expect("symlink");
+        }
         (dir, inside)
     }
 
@@ -635,12 +679,17 @@ mod tests {
     #[test]
     fn a_folder_confines_the_files_read_to_itself() {
         let (dir, inside) = a_folder_and_a_secret();
-        for fine in [
+        let mut fine = vec![
             "cat.png".to_string(),
             "./cat.png".to_string(),
             "sub/../cat.png".to_string(),
             inside.join("cat.png").display().to_string(),
-        ] {
+            inside.join("sub/../cat.png").display().to_string(),
+        ];
+        if cfg!(unix) {
+            fine.push("alias.png".to_string());
+        }
+        for fine in fine {
             let body = inline_from(&inside, &fine).unwrap_or_else(|e| panic!("{fine}: {e}"));
             assert!(
                 body["image_uri"]
@@ -652,6 +701,8 @@ mod tests {
         let mut refused = vec![
             "../secret.png".to_string(),
             "../inside/../secret.png".to_string(),
+            "sub/../../secret.png".to_string(),
+            inside.join("../secret.png").display().to_string(),
             dir.path().join("secret.png").display().to_string(),
             "/etc/passwd".to_string(),
         ];
