@@ -442,16 +442,6 @@ async fn through_the_api(jobs: usize, counter: &retries::Counter) {
     );
 }
 
-/// `runcomfy ARGS` against the standalone emulator.
-fn batch_report(emulator: &Standalone, dir: &Path) -> Value {
-    let output = emulator
-        .cli(dir)
-        .args(["--json", "batch", "status", "out"])
-        .output()
-        .expect("runs");
-    serde_json::from_slice(&output.stdout).unwrap_or(Value::Null)
-}
-
 async fn through_the_batch(lines: usize) {
     let started = Instant::now();
     let emulator = Standalone::start(&[
@@ -500,7 +490,7 @@ async fn through_the_batch(lines: usize) {
         .spawn()
         .expect("starts");
     for _ in 0..1200 {
-        let report = batch_report(&emulator, dir.path());
+        let report = emulator.batch_status(dir.path(), "out");
         let with_id = report["details"]
             .as_array()
             .map(|d| d.iter().filter(|l| l["request_id"].is_string()).count())
@@ -512,7 +502,7 @@ async fn through_the_batch(lines: usize) {
     }
     first.kill().expect("SIGKILL");
     first.wait().expect("reaped");
-    let after_crash = batch_report(&emulator, dir.path());
+    let after_crash = emulator.batch_status(dir.path(), "out");
     // Then rerun until nothing can go on (each rerun resumes).
     let mut runs = 1;
     for _ in 0..6 {
@@ -521,7 +511,7 @@ async fn through_the_batch(lines: usize) {
         if output.status.code() == Some(0) {
             break;
         }
-        let report = batch_report(&emulator, dir.path());
+        let report = emulator.batch_status(dir.path(), "out");
         let resumable = ["pending", "submitting", "submitted"]
             .iter()
             .map(|s| report["states"][*s].as_u64().unwrap_or(0))
@@ -530,7 +520,7 @@ async fn through_the_batch(lines: usize) {
             break;
         }
     }
-    let report = batch_report(&emulator, dir.path());
+    let report = emulator.batch_status(dir.path(), "out");
     let jobs: Vec<Value> = emulator.jobs().await;
     let counters = emulator.counters().await;
     let by_id: HashMap<&str, &Value> = jobs

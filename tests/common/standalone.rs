@@ -25,14 +25,20 @@ impl Standalone {
         } else {
             &["--port", "0"]
         };
-        let mut child = Command::new(binary)
-            .arg("emulator")
-            .args(port)
-            .args(args)
+        let mut command = Command::new(binary);
+        command.arg("emulator").args(port).args(args);
+        Self::spawn(command)
+    }
+
+    /// Runs `command`, which must start an emulator (through a shell that
+    /// sets limits first, say), and waits for the line that says where it
+    /// listens.
+    pub fn spawn(mut command: Command) -> Self {
+        let mut child = command
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
-            .expect("the runcomfy binary starts");
+            .expect("the emulator's command starts");
         let mut line = String::new();
         BufReader::new(child.stdout.as_mut().expect("piped stdout"))
             .read_line(&mut line)
@@ -43,6 +49,11 @@ impl Standalone {
             .unwrap_or_else(|| panic!("no URL in {line:?}"))
             .to_string();
         Self { child, base }
+    }
+
+    /// Its process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// An emulator with one worker, busy for an hour with the first job:
@@ -94,6 +105,17 @@ impl Standalone {
             stderr.read_to_string(&mut log).expect("read log");
         }
         log
+    }
+
+    /// `runcomfy --json batch status OUT` in `dir`: the batch journal's
+    /// report, or null if it printed none.
+    pub fn batch_status(&self, dir: &std::path::Path, out: &str) -> serde_json::Value {
+        let output = self
+            .cli(dir)
+            .args(["--json", "batch", "status", out])
+            .output()
+            .expect("runs");
+        serde_json::from_slice(&output.stdout).unwrap_or(serde_json::Value::Null)
     }
 
     /// Its counters (`GET /_emulator/counters`).

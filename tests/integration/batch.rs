@@ -44,16 +44,6 @@ fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
-/// `batch status out --json`.
-fn status(emulator: &Standalone, dir: &Path) -> Value {
-    let output = emulator
-        .cli(dir)
-        .args(["--json", "batch", "status", "out"])
-        .output()
-        .expect("runs");
-    serde_json::from_slice(&output.stdout).unwrap_or(Value::Null)
-}
-
 /// Polls the batch's journal until `check` holds (at most 600 looks),
 /// failing at once, with the batch's own words, if it ends before.
 async fn until(
@@ -63,7 +53,7 @@ async fn until(
     check: impl Fn(&Value) -> bool,
 ) -> Value {
     for _ in 0..600 {
-        let report = status(emulator, dir);
+        let report = emulator.batch_status(dir, "out");
         if check(&report) {
             return report;
         }
@@ -76,7 +66,10 @@ async fn until(
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    panic!("the batch never got there: {}", status(emulator, dir));
+    panic!(
+        "the batch never got there: {}",
+        emulator.batch_status(dir, "out")
+    );
 }
 
 fn count(report: &Value, state: &str) -> u64 {
@@ -140,7 +133,7 @@ async fn a_batch_killed_half_way_resumes_and_submits_nothing_twice() {
         "no submit re-sent: {counters}"
     );
     assert_every_video_arrived(dir.path(), LINES);
-    let report = status(&emulator, dir.path());
+    let report = emulator.batch_status(dir.path(), "out");
     assert_eq!(count(&report, "done"), LINES as u64, "{report}");
     assert!(report["cost_usd"].as_f64().expect("cost") > 0.0);
     // What polling learned is kept for the next run: the run times of the
@@ -185,7 +178,7 @@ async fn a_line_caught_between_submit_and_answer_is_reported_not_resent() {
         said.contains("line 1: may have been accepted") && said.contains("--resubmit-unknown"),
         "{said}"
     );
-    let report = status(&emulator, dir.path());
+    let report = emulator.batch_status(dir.path(), "out");
     assert_eq!(
         (count(&report, "unknown"), count(&report, "done")),
         (1, 1),
@@ -250,7 +243,7 @@ async fn max_cost_refuses_the_batch_before_any_submit() {
     assert!(stderr(&refused).contains("$1.8900"), "{}", stderr(&refused));
     let counters = emulator.counters().await;
     assert_eq!(counters["requests"]["submit"], 0, "{counters}");
-    let report = status(&emulator, dir.path());
+    let report = emulator.batch_status(dir.path(), "out");
     assert_eq!(count(&report, "pending"), 5, "{report}");
 
     let within = finish(batch(&emulator, dir.path(), &["--max-cost", "2"]));

@@ -160,26 +160,17 @@ fn cpu_seconds(pid: u32) -> Option<f64> {
 #[cfg(all(feature = "cli", target_os = "linux"))]
 #[tokio::test(flavor = "multi_thread")]
 async fn out_of_file_descriptors_the_accept_loop_backs_off_and_recovers() {
-    use std::io::{BufRead, BufReader};
-    // The standalone emulator with room for few connections.
+    use common::standalone::Standalone;
+    // The standalone emulator with room for few connections (killed on
+    // drop, so a failed assertion leaves no process behind).
     let runcomfy = env!("CARGO_BIN_EXE_runcomfy");
-    let mut child = std::process::Command::new("bash")
-        .args([
-            "-c",
-            &format!("ulimit -n 64 && exec {runcomfy} emulator --port 0 --quiet"),
-        ])
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .expect("starts");
-    let mut line = String::new();
-    BufReader::new(child.stdout.as_mut().expect("stdout"))
-        .read_line(&mut line)
-        .expect("address");
-    let base = line
-        .split_whitespace()
-        .find(|w| w.starts_with("http://"))
-        .expect("a URL")
-        .to_string();
+    let mut command = std::process::Command::new("bash");
+    command.args([
+        "-c",
+        &format!("ulimit -n 64 && exec {runcomfy} emulator --port 0 --quiet"),
+    ]);
+    let emulator = Standalone::spawn(command);
+    let base = emulator.base.clone();
     let address = base.trim_start_matches("http://").to_string();
     // More connections than it has descriptors for.
     let mut held = Vec::new();
@@ -196,9 +187,9 @@ async fn out_of_file_descriptors_the_accept_loop_backs_off_and_recovers() {
         "more connections than descriptors: {}",
         held.len()
     );
-    let before = cpu_seconds(child.id()).expect("cpu time");
+    let before = cpu_seconds(emulator.pid()).expect("cpu time");
     tokio::time::sleep(Duration::from_secs(1)).await;
-    let spent = cpu_seconds(child.id()).expect("cpu time") - before;
+    let spent = cpu_seconds(emulator.pid()).expect("cpu time") - before;
     println!("CPU while out of descriptors: {spent:.2} s in 1 s");
     assert!(
         spent < 0.5,
@@ -219,7 +210,5 @@ async fn out_of_file_descriptors_the_accept_loop_backs_off_and_recovers() {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let _ = child.kill();
-    let _ = child.wait();
     assert!(served, "it recovers once descriptors are free");
 }
